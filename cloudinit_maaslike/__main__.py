@@ -1,0 +1,7 @@
+"""`python -m cloudinit_maaslike` is the `maaslike` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

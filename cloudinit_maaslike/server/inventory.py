@@ -1,0 +1,138 @@
+"""The node inventory: which machines the stand-in server knows.
+
+Read once from YAML into frozen `Node`s and validated as a whole, so a typo
+in the inventory is one clear error at start-up (``nodes[2].status: …``)
+rather than a puzzling answer to a booting node.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import ConfigError
+
+STATUSES = (
+    "new", "commissioning", "testing", "ready", "allocated", "deploying",
+    "deployed", "rescue", "releasing", "failed", "exiting-rescue",
+)
+# Statuses whose preseed is the ephemeral (commissioning-like) one.
+COMMISSIONING_LIKE = ("new", "commissioning", "testing", "rescue", "releasing", "failed", "ready")
+
+_FIELDS = {
+    "system_id", "hostname", "domain", "osystem", "arch", "subarch", "release", "status",
+    "public_keys", "user_data", "vendor_data", "source", "curtin", "power_state",
+}
+
+
+@dataclass(frozen=True)
+class Node:
+    system_id: str
+    hostname: str
+    domain: str = "maas"
+    osystem: str = "debian"
+    arch: str = "amd64"
+    subarch: str = "generic"
+    release: str = "bookworm"
+    status: str = "deploying"
+    public_keys: Tuple[str, ...] = ()
+    user_data: Optional[bytes] = field(default=None, repr=False)
+    vendor_data: Optional[Any] = None
+    source: str = ""
+    curtin: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.hostname}.{self.domain}" if self.domain else self.hostname
+
+    @property
+    def architecture(self) -> str:
+        return f"{self.arch}/{self.subarch}"
+
+
+def _user_data(value: Any, path: str, where: str) -> Optional[bytes]:
+    """Inline text, or `{base64: …}` for binary payloads."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, Mapping) and set(value) == {"base64"}:
+        try:
+            return base64.b64decode(str(value["base64"]), validate=True)
+        except (binascii.Error, ValueError):
+            raise ConfigError(f"{path}.base64", "is not valid base64", where) from None
+    raise ConfigError(path, "expected text or {base64: …}", where)
+
+
+def parse_node(raw: Any, index: int, where: str) -> Node:
+    path = f"nodes[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(path, f"expected a mapping, got {type(raw).__name__}", where)
+    for key in raw:
+        if key not in _FIELDS:
+            raise ConfigError(f"{path}.{key}", f"unknown field (known: {', '.join(sorted(_FIELDS))})", where)
+    values: Dict[str, Any] = {}
+    for key in ("system_id", "hostname"):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}.{key}", "required, a non-empty string", where)
+        if "/" in value or value.strip() != value:
+            raise ConfigError(f"{path}.{key}", f"may not contain '/' or spaces: {value!r}", where)
+        values[key] = value
+    for key in ("domain", "osystem", "arch", "subarch", "release", "source"):
+        if key in raw:
+            if not isinstance(raw[key], str):
+                raise ConfigError(f"{path}.{key}", "expected a string", where)
+            values[key] = raw[key]
+    if "status" in raw:
+        status = str(raw["status"]).lower().replace(" ", "-").replace("_", "-")
+        if status not in STATUSES:
+            raise ConfigError(f"{path}.status", f"unknown status {raw['status']!r}"
+                              f" (one of {', '.join(STATUSES)})", where)
+        values["status"] = status
+    keys = raw.get("public_keys") or []
+    if isinstance(keys, str):
+        keys = [keys]
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError(f"{path}.public_keys", "expected a list of strings", where)
+    values["public_keys"] = tuple(k.strip() for k in keys if k.strip())
+    values["user_data"] = _user_data(raw.get("user_data"), f"{path}.user_data", where)
+    if "vendor_data" in raw:
+        values["vendor_data"] = raw["vendor_data"]
+    curtin = raw.get("curtin") or {}
+    if not isinstance(curtin, Mapping):
+        raise ConfigError(f"{path}.curtin", "expected a mapping of curtin config", where)
+    values["curtin"] = dict(curtin)
+    return Node(**values)
+
+
+def parse_inventory(data: Any, where: str) -> List[Node]:
+    if isinstance(data, Mapping):
+        data = data.get("nodes")
+    if not isinstance(data, list) or not data:
+        raise ConfigError("nodes", "expected a non-empty list of nodes", where)
+    nodes = [parse_node(raw, i, where) for i, raw in enumerate(data)]
+    seen: Dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        if node.system_id in seen:
+            raise ConfigError(f"nodes[{i}].system_id",
+                              f"{node.system_id!r} repeats nodes[{seen[node.system_id]}]", where)
+        seen[node.system_id] = i
+    return nodes
+
+
+def load_inventory(path: str) -> List[Node]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except OSError as exc:
+        raise ConfigError("--nodes", f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError("nodes", f"not valid YAML{line}", path) from None
+    return parse_inventory(data, path)

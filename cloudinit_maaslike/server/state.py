@@ -1,0 +1,37 @@
+"""Everything one running server knows, built from the inventory and state dir."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+from ..privatefile import make_private_dir
+from .api import MetadataAPI
+from .credstore import CredentialStore
+from .inventory import Node
+from .records import NodeRecord
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    state_dir: str
+    host: str = "127.0.0.1"
+    port: int = 5248
+    server_url: Optional[str] = None  # default: what the client addressed
+    latency: float = 0.0  # added to every request, for benchmarks and tests
+    clock_offset: float = 0.0  # the server's clock minus the host's, for skew tests
+    images_dir: Optional[str] = None
+
+
+def build_api(nodes: List[Node], options: ServerOptions) -> MetadataAPI:
+    make_private_dir(options.state_dir)
+    credentials = CredentialStore(options.state_dir, [n.system_id for n in nodes])
+    records: Dict[str, NodeRecord] = {
+        n.system_id: NodeRecord(os.path.join(options.state_dir, "nodes", n.system_id), n.status)
+        for n in nodes
+    }
+    offset = options.clock_offset
+    clock: Callable[[], float] = (lambda: time.time() + offset) if offset else time.time
+    return MetadataAPI(nodes, credentials, records, clock, server_url=options.server_url)
