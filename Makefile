@@ -12,14 +12,22 @@ PY := $(VENV)/bin/python
 # tests need (cloud-init's own dependencies, namespaces, loop devices).
 RUNTIME_DEBS := python3-venv python3-requests python3-oauthlib python3-yaml
 TEST_DEBS := $(RUNTIME_DEBS) python3-jinja2 python3-jsonschema python3-jsonpatch \
-	python3-configobj python3-netifaces python3-serial util-linux dpkg apt ca-certificates
+	python3-configobj python3-netifaces python3-serial util-linux dpkg apt ca-certificates \
+	busybox-static fdisk xfsprogs btrfs-progs dosfstools mdadm lvm2 pigz rsync zstd xz-utils \
+	squashfs-tools acl e2fsprogs netplan.io
+# Building the .deb and the test images, and booting them (make deb, make images, e2e tests).
+IMAGE_DEBS := dpkg-dev debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
+	python3-wheel fakeroot debootstrap debian-archive-keyring squashfs-tools zstd pigz \
+	qemu-system-x86 ovmf
+TEST_DEBS += $(IMAGE_DEBS)
 
-.PHONY: demo test unit integration cloudinit-tests lint bench venv host-debs host-test-debs cloudinit clean
+.PHONY: demo test unit integration cloudinit-tests lint bench venv host-debs host-test-debs cloudinit clean \
+	deb images test-images host-image-debs
 
 demo: venv
 	$(VENV)/bin/maaslike demo
 
-test: host-test-debs venv cloudinit
+test: host-test-debs venv cloudinit test-images
 	$(PY) -m pytest -ra tests
 
 unit: venv
@@ -30,6 +38,17 @@ lint: venv
 
 bench: host-test-debs venv cloudinit
 	$(PY) bench/crawl.py
+	$(PY) bench/payload.py
+	$(PY) bench/engine.py
+	$(PY) bench/extract.py
+	$(PY) bench/curthooks.py
+
+# `maaslike serve` under 500 booting nodes, and streaming an image beside nginx.
+.PHONY: bench-serve
+bench-serve: venv
+	@$(SHELL) .ci/host-debs nginx-light curl
+	$(PY) bench/serve_load.py
+	$(PY) bench/serve_images.py
 
 host-debs:
 	@$(SHELL) .ci/host-debs $(RUNTIME_DEBS)
@@ -44,6 +63,22 @@ $(VENV)/.stamp: setup.cfg pyproject.toml
 	$(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
+
+# The Debian package, python3-cloudinit-maaslike_<version>_all.deb, in build/deb.
+deb: host-image-debs venv
+	$(PY) -m tests.harness.debbuild --dest $(BUILD)/deb
+
+# Debian 12 images (root; cached by content in build/images): minbase and
+# target root tarballs, the ephemeral kernel, initrd and squashfs.
+images: host-image-debs venv
+	$(PY) -m tests.harness.images build minbase target ephemeral
+
+# Before the tests, so their progress shows; without root, the tests skip.
+test-images: venv
+	$(PY) -m tests.harness.images build --if-root
+
+host-image-debs:
+	@$(SHELL) .ci/host-debs $(IMAGE_DEBS)
 
 # cloud-init 22.4.2 (Debian 12) and 25.1.4 (Debian 13), unpacked, not installed.
 cloudinit: venv

@@ -85,6 +85,33 @@ def _proxy_for(scheme: str, host: str) -> Optional[str]:
     return proxy
 
 
+class Stream:
+    """An open response: `read` pieces, then `close`."""
+
+    def __init__(self, status: int, headers: Message, url: str,
+                 response: http.client.HTTPResponse, conn: http.client.HTTPConnection):
+        self.status = status
+        self.headers = headers
+        self.url = url
+        self._response = response
+        self._conn = conn
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._response.read(size)
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(describe(exc)) from None
+
+    def readinto(self, buffer: memoryview) -> int:
+        try:
+            return self._response.readinto(buffer)
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(describe(exc)) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 class HttpClient:
     """Thread-safe; share one per crawl (or per process) to reuse connections."""
 
@@ -189,6 +216,43 @@ class HttpClient:
                 headers.pop("Authorization", None)
             if response.status == 303:
                 method, body = "GET", None
+        raise TransportError(f"more than {MAX_REDIRECTS} redirects")
+
+    def stream(
+        self,
+        url: str,
+        *,
+        headers: Optional[Mapping[str, str]] = None,
+        timeout: float = 30.0,
+    ) -> Stream:
+        """GET `url` for reading its body in pieces (images: never all in memory).
+
+        Redirects are followed; the connection is not returned to the pool.
+        """
+        headers = dict(headers or {})
+        origin = urlsplit(url).netloc
+        for _ in range(MAX_REDIRECTS + 1):
+            key = self._key(url)
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            if key[3] and key[0] == "http":
+                target = url
+            conn = self._connect(key, timeout)
+            try:
+                conn.request("GET", target, headers={"User-Agent": self.user_agent, **headers})
+                response = conn.getresponse()
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise TransportError(describe(exc)) from None
+            location = response.getheader("Location")
+            if response.status in _REDIRECTS and location:
+                response.read()
+                conn.close()
+                url = urljoin(url, location)
+                if urlsplit(url).netloc != origin:
+                    headers.pop("Authorization", None)
+                continue
+            return Stream(response.status, response.msg, url, response, conn)
         raise TransportError(f"more than {MAX_REDIRECTS} redirects")
 
     def close(self) -> None:

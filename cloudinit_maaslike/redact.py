@@ -33,6 +33,12 @@ _OAUTH_SECRET_RE = re.compile(
     r"(oauth_(?:token_secret|consumer_secret|signature)\s*=\s*\"?)([^\"&,\s]*)"
 )
 _CREDENTIALS_LINE_RE = re.compile(r"(maas-metadata-credentials\s+string\s+)(\S+)")
+# `token_secret: X` / `"token_secret": "X"` / `token_secret=X` inside text (e.g. a
+# cloudconfig file's content, or a command line).
+_KEYED_SECRET_RE = re.compile(
+    r"((?:token_secret|consumer_secret|password)[\"']?\s*[:=]\s*[\"']?)([^\"'\s,&}]+)",
+    re.IGNORECASE,
+)
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
@@ -40,6 +46,8 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, REDACTED)
     text = _OAUTH_SECRET_RE.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _KEYED_SECRET_RE.sub(
+        lambda m: m.group(0) if m.group(2) == REDACTED else m.group(1) + REDACTED, text)
     return _CREDENTIALS_LINE_RE.sub(lambda m: m.group(1) + REDACTED, text)
 
 

@@ -14,6 +14,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cloudinit: runs real cloud-init releases in a private root")
     config.addinivalue_line("markers", "root: needs root (mounts, loop devices)")
     config.addinivalue_line("markers", "e2e: boots a VM")
+    config.addinivalue_line("markers", "images: builds or uses the cached Debian images (root; slow cold)")
 
 
 @pytest.fixture

@@ -21,6 +21,10 @@ COMMANDS = {
     "crawl": "read a node's metadata from a MAAS-style server or seed",
     "serve": "run a stand-in MAAS metadata server",
     "demo": "serve a demo node locally and crawl it",
+    "install": "install from curtin-style configs (or --dry-run to see the plan)",
+    "in-target": "run a command chrooted into an install target",
+    "unpack": "decode an install payload (curtin pack) without running it",
+    "pack": "pack curtin configs into an install payload",
 }
 
 
@@ -34,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, helptext in COMMANDS.items():
-        module = importlib.import_module(f".{name}", __name__)
+        module = importlib.import_module(f".{name.replace('-', '_')}", __name__)
         command = sub.add_parser(name, help=helptext, description=helptext)
         module.add_parser(command)
         command.set_defaults(run=module.run)

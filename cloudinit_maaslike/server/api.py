@@ -14,6 +14,9 @@ status codes and messages (see reference/maas.md §5):
 * ``status/<id>`` takes JSON events and identifies the node by its token key
   alone (MAAS never checks that signature);
 * only versions ``latest`` and ``2012-03-01`` exist.
+
+What a node says moves its status by `transitions`; preseeds and payloads
+come from `documents` (the templates); `records` keeps everything per node.
 """
 
 from __future__ import annotations
@@ -21,24 +24,24 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .compose import compose_preseed, render_cloud_config, vendor_data
+from ..errors import MaaslikeError
+from ..redact import redact_text
+from .compose import vendor_data
 from .credstore import CredentialStore
+from .diskwriter import Immediate, Writer
+from .documents import NodeDocuments
+from .eventfiles import BadEventFile, decode_event_files
 from .inventory import Node
 from .oauthcheck import Refusal, Verifier, is_signed, parse_authorization, token_key_from_header
-from .records import NodeRecord, summarise_files
+from .records import NodeRecord
+from .transitions import SIGNAL_STATUSES, after_event, after_signal, after_user_data_read
 
 LOG = logging.getLogger(__name__)
 
 VERSIONS = ("2012-03-01", "latest")
 PREFIX = "/MAAS/metadata"
-SIGNAL_STATUSES = (
-    "OK", "FAILED", "WORKING", "COMMISSIONING", "TESTING", "TIMEDOUT", "INSTALLING",
-    "APPLYING_NETCONF", "RELEASING",
-)
-SIGNALABLE = ("commissioning", "testing", "deploying", "deployed", "releasing", "rescue",
-              "exiting-rescue", "failed")
 ENLIST_ITEMS = {
     "instance-id": "i-maas-enlistment",
     "local-hostname": "maas-enlisting-node",
@@ -57,7 +60,7 @@ class Request:
     server_url: str  # scheme://host[:port] the client used
     body: bytes = b""
     form: Mapping[str, str] = field(default_factory=dict)
-    files: Mapping[str, bytes] = field(default_factory=dict)
+    files: Sequence[Tuple[str, bytes]] = ()  # multipart file parts: (field name, content)
 
 
 @dataclass
@@ -83,15 +86,21 @@ class MetadataAPI:
         credentials: CredentialStore,
         records: Dict[str, NodeRecord],
         clock: Callable[[], float],
-        user_data_for: Optional[Callable[[Node, bool, str], Optional[bytes]]] = None,
+        documents: NodeDocuments,
         server_url: Optional[str] = None,
+        writer: Optional[Writer] = None,
     ):
         self.nodes = {n.system_id: n for n in nodes}
         self.credentials = credentials
         self.records = records
         self.verifier = Verifier(credentials, clock)
-        self._user_data_for = user_data_for
+        self.documents = documents
         self._server_url = server_url
+        self.writer: Writer = writer or Immediate()
+
+    def close(self) -> None:
+        """Finish the file writes still queued (the server calls this as it stops)."""
+        self.writer.close()
 
     # -- helpers ---------------------------------------------------------
     def server_url(self, request: Request) -> str:
@@ -122,6 +131,27 @@ class MetadataAPI:
         return node, None
 
     # -- dispatch ----------------------------------------------------------
+    def is_slow(self, request: Request) -> bool:
+        """Whether answering means building a preseed or payload not built yet.
+
+        Packing takes tens of milliseconds; the server answers such requests
+        on a worker thread so the others are not held up behind them.
+        """
+        parts = [p for p in request.path[len(PREFIX):].split("/") if p]
+        if len(parts) >= 3 and parts[1] == "by-id":  # <v>/by-id/<system_id>/?op=get_preseed
+            kind, system_id = "preseed", parts[2]
+        elif len(parts) == 3 and parts[0] == "curtin" and parts[2] == "user-data":
+            token = self.credentials.by_token(
+                token_key_from_header(request.headers.get("Authorization", "")) or "")
+            kind, system_id = "curtin", token.owner if token else ""
+        else:
+            return False
+        node = self.nodes.get(system_id)
+        if node is None:
+            return False
+        status = self.records[system_id].status
+        return not self.documents.is_ready(kind, node, status, self.server_url(request))
+
     def handle(self, request: Request) -> Answer:
         tail = request.path[len(PREFIX):] if request.path.startswith(PREFIX) else request.path
         parts = [p for p in tail.split("/") if p]
@@ -148,7 +178,7 @@ class MetadataAPI:
             return self.user_data(request, curtin)
         if head == "maas-scripts":
             return Answer(204)
-        return self.version_index(request)
+        return self.version_index(request, curtin)
 
     def root_index(self, request: Request) -> Answer:
         node, refused = self._authenticate(request)
@@ -158,7 +188,7 @@ class MetadataAPI:
             return unauthorized("Authorization Required")
         return _listing(list(VERSIONS))
 
-    def version_index(self, request: Request) -> Answer:
+    def version_index(self, request: Request, curtin: bool) -> Answer:
         node, refused = self._authenticate(request)
         if refused:
             return refused
@@ -172,7 +202,7 @@ class MetadataAPI:
                 return self.netboot(node, op == "netboot_on")
             return Answer.text(400, f"Unrecognised signature: method=POST op={op}")
         names = ["maas-commissioning-scripts", "meta-data"]
-        if node is None or self._node_user_data(node, False, request) is not None:
+        if node is None or curtin or node.user_data is not None:
             names.append("user-data")
         return _listing(names)
 
@@ -203,11 +233,6 @@ class MetadataAPI:
             return Answer(200, vendor_data(node), "application/x-yaml; charset=utf-8")
         return Answer.text(404, f"Unknown metadata attribute: {item}")
 
-    def _node_user_data(self, node: Node, curtin: bool, request: Request) -> Optional[bytes]:
-        if self._user_data_for is not None:
-            return self._user_data_for(node, curtin, self.server_url(request))
-        return node.user_data
-
     def user_data(self, request: Request, curtin: bool) -> Answer:
         node, refused = self._authenticate(request)
         if refused:
@@ -215,15 +240,26 @@ class MetadataAPI:
         if node is None:
             return Answer(200, b"#cloud-config\n# maaslike: enlistment is not offered\n",
                           "application/octet-stream")
-        body = self._node_user_data(node, curtin, request)
         record = self.records[node.system_id]
-        if not curtin and record.status == "deploying":
+        if curtin:
+            try:
+                body: Optional[bytes] = self.documents.curtin_user_data(
+                    node, record.status, self.server_url(request))
+            except MaaslikeError as exc:
+                return self.failure(node, "curtin user-data", exc)
+        else:
             # MAAS: the deployed system reading its user-data ends the deployment.
-            record.set(status="deployed")
-            record.record("status", {"status": "deployed", "why": "user-data read"})
+            record.apply(after_user_data_read(record.status, curtin), "user-data read")
+            body = node.user_data
         if body is None:
-            return Answer.text(404, "No user data available for this node.")
+            return Answer(404)  # MAAS: an empty 404 when the node has no user-data
         return Answer(200, body, "application/octet-stream")
+
+    def failure(self, node: Node, what: str, exc: MaaslikeError) -> Answer:
+        """A 500 for a document that cannot be made; the text names why, without secrets."""
+        message = redact_text(str(exc), self.credentials.all_secrets())
+        LOG.error("%s for %s: %s", what, node.system_id, message)
+        return Answer.text(500, f"Cannot build {what} for {node.system_id}: {message}")
 
     # -- anonymous by-id and enlistment ------------------------------------
     def by_id(self, request: Request, system_id: str) -> Answer:
@@ -233,20 +269,23 @@ class MetadataAPI:
         op = request.query.get("op") or request.form.get("op", "")
         if request.method == "GET" and op == "get_preseed":
             record = self.records[node.system_id]
-            token = self.credentials.for_node(node.system_id)
+            try:
+                preseed = self.documents.preseed(node, record.status, self.server_url(request))
+            except MaaslikeError as exc:
+                return self.failure(node, "preseed", exc)
             record.record("preseed", {"status": record.status})
-            preseed = compose_preseed(node, token, self.server_url(request), record.status)
-            return Answer(200, render_cloud_config(preseed), "text/plain")
+            return Answer(200, preseed, "text/plain")
         if request.method == "POST" and op == "netboot_off":
             return self.netboot(node, False)
         return Answer.text(400, f"Unrecognised signature: method={request.method} op={op}")
 
     def enlist_preseed(self, request: Request) -> Answer:
-        from .compose import metadata_url
-
-        preseed = {"datasource": {"MAAS": {"metadata_url": metadata_url(self.server_url(request))}},
-                   "manage_etc_hosts": True}
-        return Answer(200, render_cloud_config(preseed), "text/plain")
+        try:
+            preseed = self.documents.enlist_preseed(self.server_url(request))
+        except MaaslikeError as exc:
+            message = redact_text(str(exc), self.credentials.all_secrets())
+            return Answer.text(500, f"Cannot build the enlistment preseed: {message}")
+        return Answer(200, preseed, "text/plain")
 
     def enlist(self, request: Request, parts: List[str]) -> Answer:
         rest = parts[1:] if parts and parts[0] in VERSIONS else parts
@@ -265,31 +304,37 @@ class MetadataAPI:
     def netboot(self, node: Node, on: bool) -> Answer:
         record = self.records[node.system_id]
         record.set(netboot=on)
-        record.record("netboot", {"netboot": on})
+        record.record("netboot", {"netboot": on,
+                                  "description": "Node enabled netboot" if on else "Node disabled netboot"})
         return Answer.text(200, "OK")
 
     def signal(self, node: Node, request: Request) -> Answer:
+        """``op=signal``: MAAS's checks and messages, then `transitions.after_signal`."""
         record = self.records[node.system_id]
         status = request.form.get("status")
-        if not status:
-            return Answer.text(400, "Missing parameter: status")
+        if status is None:
+            return Answer.text(400, "No provided status!")
         if status not in SIGNAL_STATUSES:
-            return Answer.text(400, f"Unknown status: {status}")
-        if record.status not in SIGNALABLE:
-            return Answer.text(409, f"Machine status isn't valid (status is {record.status.title()})")
-        entry: Dict[str, Any] = {"status": status, "error": request.form.get("error", "")}
-        for key in ("script_result_id", "name", "exit_status", "script_result", "result", "runtime"):
+            return Answer.text(400, f"Unknown status: '{status}'")
+        error = request.form.get("error", "")
+        outcome = after_signal(record.status, status, error)
+        if outcome.conflict:
+            return Answer.text(409, outcome.conflict)
+        entry: Dict[str, Any] = {"status": status, "error": error, "node_status": record.status}
+        for key in ("script_result_id", "name", "exit_status", "script_result", "result",
+                    "runtime", "script_version_id"):
             if key in request.form:
                 entry[key] = request.form[key]
-        entry["files"] = [{"name": name, "size": len(data)} for name, data in request.files.items()]
+        if request.files:
+            entry["files"] = record.store_files(request.files)
+        if outcome.note:
+            entry["note"] = outcome.note
         record.record("signal", entry)
-        if status == "FAILED" and record.status == "deploying":
-            record.set(status="failed", error=entry["error"])
-        else:
-            record.set(error=entry["error"])
+        record.apply(outcome, f"signal {status}")
         return Answer.text(200, "OK")
 
     def status_event(self, request: Request, _path_system_id: str) -> Answer:
+        """A reporter's event: the node is whoever owns the token (MAAS checks nothing else)."""
         if request.method != "POST":
             return Answer.text(405, "Method not allowed")
         token_key = token_key_from_header(request.headers.get("Authorization", ""))
@@ -308,17 +353,20 @@ class MetadataAPI:
         if missing:
             return Answer.text(400, f"Missing parameter(s) {', '.join(missing)} in status message.")
         record = self.records[token.owner]
+        try:
+            files = decode_event_files(message["files"]) if message.get("files") else []
+        except BadEventFile as exc:
+            return Answer.text(400, f"Bad status message: {exc}.")
         event = {k: message.get(k) for k in (*EVENT_REQUIRED, "result", "timestamp", "level")
                  if message.get(k) is not None}
-        if message.get("files"):
-            event["files"] = summarise_files(message["files"])
+        if files:
+            event["files"] = record.store_files(files)
+        outcome = after_event(record.status, str(message["name"]), str(message["event_type"]),
+                              message.get("result"), str(message["description"]))
+        if outcome.note:
+            event["note"] = outcome.note
         record.record("event", event)
-        if (
-            "/" not in str(message["name"])
-            and message["event_type"] == "finish"
-            and message.get("result") in ("FAIL", "FAILURE")
-        ):
-            record.set(status="failed", error=str(message.get("description", "")))
+        record.apply(outcome, f"event {message['name']} {message['event_type']}")
         return Answer(204)
 
     # -- read-only views -----------------------------------------------------
@@ -326,7 +374,9 @@ class MetadataAPI:
         record = self.records.get(system_id)
         if record is None:
             return Answer.text(404, f"No node with system_id {system_id}")
-        return Answer(200, json.dumps(record.snapshot(), indent=1).encode(), "application/json")
+        # Nodes do not send their secrets in events; should one, it is not shown.
+        text = redact_text(json.dumps(record.snapshot(), indent=1), self.credentials.all_secrets())
+        return Answer(200, text.encode(), "application/json")
 
 
 def unauthorized(why: str) -> Answer:

@@ -59,7 +59,8 @@ def parse_authorization(header: str) -> Dict[str, str]:
         key = key.strip()
         if key.lower() == "realm":
             continue
-        params[key] = unquote(value.strip().strip('"'))
+        value = value.strip().strip('"')
+        params[key] = unquote(value) if "%" in value else value
     return params
 
 

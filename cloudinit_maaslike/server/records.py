@@ -1,35 +1,67 @@
 """What the server remembers about each node: status, netboot, events, signals.
 
 Kept in ``<state-dir>/nodes/<system_id>/``: ``state.json`` (rewritten
-atomically on each change) and ``events.jsonl`` (appended), so a restart
-keeps everything and a crash mid-write loses at most the line being written.
-Nothing stored here holds a secret: events are stored as the node sent them,
-minus any attached files' content, which is summarised by name and size.
+atomically on each change), ``events.jsonl`` (appended, one JSON object a
+line) and ``files/`` (what events and signals attached, decoded, 0600), so a
+restart keeps everything.  The running server writes through a `DiskWriter`
+thread: the record in memory changes at once, the files a moment later, and
+a crash loses at most what was still queued (a torn last line is skipped).
+
+Nothing in ``state.json`` or ``events.jsonl`` holds a secret: attached
+files, which may be install logs with credentials in them, are stored apart
+and listed by name and size only.
+
+A status the node reached survives restarts; editing the node's status in
+the inventory resets it (the stored state remembers which inventory status
+it started from).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..privatefile import make_private_dir, write_private
+from .diskwriter import Immediate, Writer
+from .statuses import normalise_status
+from .transitions import Outcome
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def _append(path: str, line: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
 
 
 class NodeRecord:
-    def __init__(self, directory: str, status: str):
+    def __init__(self, directory: str, status: str, writer: Optional[Writer] = None):
         self.directory = directory
+        self.writer: Writer = writer or Immediate()
         make_private_dir(directory)
         self._lock = threading.Lock()
         self._state_path = os.path.join(directory, "state.json")
         self._events_path = os.path.join(directory, "events.jsonl")
+        self._files_dir = os.path.join(directory, "files")
         state = self._load_state()
-        self.status: str = state.get("status", status)
-        self.netboot: bool = state.get("netboot", True)
-        self.error: str = state.get("error", "")
+        self.inventory_status = status
+        if state.get("inventory_status", status) != status:
+            state = {}  # the operator changed the inventory: start over from it
+        self.status: str = normalise_status(state.get("status", status)) or status
+        self.netboot: bool = bool(state.get("netboot", True))
+        self.error: str = str(state.get("error", ""))
+        self.error_description: str = str(state.get("error_description", ""))
         self.events: List[Dict[str, Any]] = self._load_events()
+        self._unwritten: List[bytes] = []
+        self._write_queued = False
+        self._file_count = len(os.listdir(self._files_dir)) if os.path.isdir(self._files_dir) else 0
 
     def _load_state(self) -> Dict[str, Any]:
         try:
@@ -53,13 +85,15 @@ class NodeRecord:
         return events
 
     def _save_state(self) -> None:
-        write_private(
-            self._state_path,
-            json.dumps({"status": self.status, "netboot": self.netboot, "error": self.error}),
-        )
+        """Queue the state as it is now (called with the lock held, so saves keep their order)."""
+        self.writer.submit(write_private, self._state_path, json.dumps({
+            "status": self.status, "netboot": self.netboot, "error": self.error,
+            "error_description": self.error_description,
+            "inventory_status": self.inventory_status,
+        }))
 
     def set(self, *, status: Optional[str] = None, netboot: Optional[bool] = None,
-            error: Optional[str] = None) -> None:
+            error: Optional[str] = None, error_description: Optional[str] = None) -> None:
         with self._lock:
             if status is not None:
                 self.status = status
@@ -67,19 +101,48 @@ class NodeRecord:
                 self.netboot = netboot
             if error is not None:
                 self.error = error
+            if error_description is not None:
+                self.error_description = error_description
             self._save_state()
+
+    def apply(self, outcome: Outcome, why: str) -> None:
+        """Apply a transition, and log the status move as an entry of its own."""
+        if outcome.status is None and outcome.error is None and outcome.error_description is None:
+            return
+        before = self.status
+        self.set(status=outcome.status, error=outcome.error,
+                 error_description=outcome.error_description)
+        if outcome.status is not None and outcome.status != before:
+            self.record("status", {"status": outcome.status, "previous": before, "why": why})
 
     def record(self, kind: str, data: Dict[str, Any]) -> Dict[str, Any]:
         entry = {"kind": kind, "received": time.time(), **data}
         line = json.dumps(entry, sort_keys=True) + "\n"
         with self._lock:
             self.events.append(entry)
-            fd = os.open(self._events_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line.encode("utf-8"))
-            finally:
-                os.close(fd)
+            self._unwritten.append(line.encode("utf-8"))
+            queue_write = not self._write_queued  # one queued write takes every line waiting then
+            self._write_queued = True
+        if queue_write:
+            self.writer.submit(self._write_events)
         return entry
+
+    def _write_events(self) -> None:
+        with self._lock:
+            lines, self._unwritten, self._write_queued = self._unwritten, [], False
+        _append(self._events_path, b"".join(lines))
+
+    def store_files(self, files: Sequence[Tuple[str, bytes]]) -> List[Dict[str, Any]]:
+        """Keep attached files on disk (0600); return what the events view may show."""
+        shown = []
+        for name, data in files:
+            with self._lock:
+                self._file_count += 1
+                number = self._file_count
+            base = _UNSAFE.sub("_", os.path.basename(name)).lstrip(".") or "file"
+            self.writer.submit(write_private, os.path.join(self._files_dir, f"{number:05d}-{base}"), data)
+            shown.append({"name": name, "size": len(data)})
+        return shown
 
     def snapshot(self) -> Dict[str, Any]:
         with self._lock:
@@ -87,17 +150,6 @@ class NodeRecord:
                 "status": self.status,
                 "netboot": self.netboot,
                 "error": self.error,
+                "error_description": self.error_description,
                 "events": list(self.events),
             }
-
-
-def summarise_files(files: Any) -> List[Dict[str, Any]]:
-    """Attached files (base64 content) reduced to path and size for storage."""
-    out = []
-    if isinstance(files, list):
-        for entry in files:
-            if isinstance(entry, dict):
-                content = entry.get("content") or ""
-                out.append({"path": entry.get("path"), "encoding": entry.get("encoding"),
-                            "size": len(content) if isinstance(content, str) else None})
-    return out

@@ -4,34 +4,63 @@ background thread (the demo, tests and benchmarks), on a real socket."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
+import os
 import signal
 import threading
-import time
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 from aiohttp import web
 
+from ..errors import ConfigError, MaaslikeError
 from .api import MetadataAPI
 from .app import QuietAccessLogger, make_app
+from .diskwriter import DiskWriter
 from .inventory import Node
 from .state import ServerOptions, build_api
 
 LOG = logging.getLogger(__name__)
-
-
-def _clock(options: ServerOptions) -> Callable[[], float]:
-    offset = options.clock_offset
-    return (lambda: time.time() + offset) if offset else time.time
+SHUTDOWN_TIMEOUT = 10.0
 
 
 async def _start(api: MetadataAPI, options: ServerOptions) -> web.AppRunner:
-    app = make_app(api, _clock(options), options.latency)
-    runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, options.host, options.port, backlog=1024, reuse_address=True)
+    app = make_app(api, options.clock_offset, options.latency, options.images_dir)
+    # On SIGTERM, in-flight requests (an image download) get this long to finish;
+    # aiohttp 3.9 moved the setting from the site to the runner.
+    if "shutdown_timeout" in inspect.signature(web.BaseRunner.__init__).parameters:
+        runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False,
+                               shutdown_timeout=SHUTDOWN_TIMEOUT)
+        await runner.setup()
+        site = web.TCPSite(runner, options.host, options.port, backlog=1024, reuse_address=True)
+    else:  # aiohttp 3.8 (Debian 12's python3-aiohttp)
+        runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, options.host, options.port, backlog=1024, reuse_address=True,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT)
     await site.start()
     return runner
+
+
+def node_facing_url(options: ServerOptions, port: int) -> Optional[str]:
+    """The URL nodes will most likely use, when it can be known before they ask."""
+    if options.server_url:
+        return options.server_url
+    if options.host in ("", "0.0.0.0", "::"):
+        return None  # depends on which address each node reaches
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    return f"http://{host}:{port}"
+
+
+def prepare_in_background(api: MetadataAPI, url: Optional[str]) -> Optional[threading.Thread]:
+    """Build deploying nodes' payloads on a thread while the server already answers."""
+    if url is None:
+        return None
+    nodes = [(node, api.records[node.system_id].status) for node in api.nodes.values()]
+    thread = threading.Thread(target=api.documents.prepare, args=(nodes, url),
+                              name="maaslike-prepare", daemon=True)
+    thread.start()
+    return thread
 
 
 def bound_port(runner: web.AppRunner) -> int:
@@ -44,12 +73,21 @@ def bound_port(runner: web.AppRunner) -> int:
 
 def serve_forever(nodes: List[Node], options: ServerOptions) -> None:
     """Run until SIGINT/SIGTERM, then finish in-flight requests and stop."""
-    api = build_api(nodes, options)
+    try:
+        api = build_api(nodes, options, DiskWriter())
+    except OSError as exc:
+        raise ConfigError("--state-dir", f"cannot use {options.state_dir}: {exc.strerror or exc}") from None
 
     async def main() -> None:
-        runner = await _start(api, options)
+        try:
+            runner = await _start(api, options)
+        except OSError as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise MaaslikeError(f"cannot listen on {options.host}:{options.port}: {reason}") from None
+        port = bound_port(runner)
         LOG.warning("serving %d node(s) on http://%s:%d%s", len(nodes), options.host,
-                    bound_port(runner), "/MAAS/metadata/")
+                    port, "/MAAS/metadata/")
+        prepare_in_background(api, node_facing_url(options, port))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -58,7 +96,10 @@ def serve_forever(nodes: List[Node], options: ServerOptions) -> None:
         LOG.warning("shutting down")
         await runner.cleanup()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    finally:
+        api.close()
 
 
 class BackgroundServer:
@@ -68,11 +109,12 @@ class BackgroundServer:
     """
 
     def __init__(self, nodes: List[Node], options: ServerOptions):
-        self.api = build_api(nodes, options)
+        self.api = build_api(nodes, options, DiskWriter())
         self.options = options
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._runner: Optional[web.AppRunner] = None
         self._thread: Optional[threading.Thread] = None
+        self.preparing: Optional[threading.Thread] = None
         self.port = 0
 
     @property
@@ -90,6 +132,7 @@ class BackgroundServer:
             try:
                 self._runner = loop.run_until_complete(_start(self.api, self.options))
                 self.port = bound_port(self._runner)
+                self.preparing = prepare_in_background(self.api, node_facing_url(self.options, self.port))
             except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
                 failure.append(exc)
                 ready.set()
@@ -111,6 +154,7 @@ class BackgroundServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
             self._loop = None
+        self.api.close()
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

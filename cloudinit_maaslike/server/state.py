@@ -10,8 +10,11 @@ from typing import Callable, Dict, List, Optional
 from ..privatefile import make_private_dir
 from .api import MetadataAPI
 from .credstore import CredentialStore
+from .diskwriter import Immediate, Writer
+from .documents import NodeDocuments
 from .inventory import Node
 from .records import NodeRecord
+from .templates import DEFAULT_TEMPLATES_DIR, TemplateLoader
 
 
 @dataclass(frozen=True)
@@ -23,15 +26,27 @@ class ServerOptions:
     latency: float = 0.0  # added to every request, for benchmarks and tests
     clock_offset: float = 0.0  # the server's clock minus the host's, for skew tests
     images_dir: Optional[str] = None
+    templates_dir: Optional[str] = None  # searched before the shipped templates
+    shipped_templates_dir: str = DEFAULT_TEMPLATES_DIR
 
 
-def build_api(nodes: List[Node], options: ServerOptions) -> MetadataAPI:
+def template_locations(options: ServerOptions) -> List[str]:
+    """MAAS searches /etc/maas/preseeds before /usr/share/maas/preseeds; likewise."""
+    locations = [options.templates_dir] if options.templates_dir else []
+    return locations + [options.shipped_templates_dir]
+
+
+def build_api(nodes: List[Node], options: ServerOptions, writer: Optional[Writer] = None) -> MetadataAPI:
+    """The API over the state dir; `writer` (default: write at once) does the file writes."""
     make_private_dir(options.state_dir)
     credentials = CredentialStore(options.state_dir, [n.system_id for n in nodes])
+    writer = writer or Immediate()
     records: Dict[str, NodeRecord] = {
-        n.system_id: NodeRecord(os.path.join(options.state_dir, "nodes", n.system_id), n.status)
+        n.system_id: NodeRecord(os.path.join(options.state_dir, "nodes", n.system_id), n.status, writer)
         for n in nodes
     }
     offset = options.clock_offset
     clock: Callable[[], float] = (lambda: time.time() + offset) if offset else time.time
-    return MetadataAPI(nodes, credentials, records, clock, server_url=options.server_url)
+    documents = NodeDocuments(TemplateLoader(template_locations(options)), credentials)
+    return MetadataAPI(nodes, credentials, records, clock, documents, server_url=options.server_url,
+                       writer=writer)

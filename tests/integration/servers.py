@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import List, Optional
+from typing import Any, List, Optional
 
 from cloudinit_maaslike.oauth import Credentials
 from cloudinit_maaslike.server.inventory import parse_inventory
@@ -50,9 +53,51 @@ class Maas:
 
 
 def start_maas(state_dir: str, latency: float = 0.0, clock_offset: float = 0.0,
-               nodes: Optional[dict] = None) -> Maas:
-    options = ServerOptions(state_dir=state_dir, port=0, latency=latency, clock_offset=clock_offset)
-    return Maas(BackgroundServer(parse_inventory(nodes or NODES, "test"), options).start())
+               nodes: Optional[dict] = None, **options: Any) -> Maas:
+    """`options`: more ServerOptions (images_dir, templates_dir, server_url)."""
+    settings = ServerOptions(state_dir=state_dir, port=0, latency=latency, clock_offset=clock_offset,
+                             **options)
+    return Maas(BackgroundServer(parse_inventory(nodes or NODES, "test"), settings).start())
+
+
+class ServeProcess:
+    """`maaslike serve` as an operator starts it: a process of its own, a real port."""
+
+    def __init__(self, nodes_file: str, state_dir: str, *args: str, port: int = 0):
+        self.port = port or free_port()
+        self.state_dir = state_dir
+        self.log_path = state_dir.rstrip("/") + ".log"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "cloudinit_maaslike", "serve", "--nodes", nodes_file,
+                 "--state-dir", state_dir, "--port", str(self.port), *args],
+                stdout=log, stderr=log,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"maaslike serve did not start: {self.log()[-2000:]}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def preseed_url(self, system_id: str) -> str:
+        return f"{self.url}/MAAS/metadata/latest/by-id/{system_id}/?op=get_preseed"
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        return self.proc.wait(timeout=20)
 
 
 class FlakyServer:

@@ -61,7 +61,9 @@ def test_boot_finds_the_node_through_the_maas_preseed(tmp_path, version, server)
         assert handle.read().startswith("DataSourceMAASLike")
     user_data = os.path.join(root.instance_dir(), "user-data.txt")
     with open(user_data, "rb") as handle:
-        assert handle.read() == b"#cloud-config\nfinal_message: hello from abc123\n"
+        # A deploying node's curtin tree serves the install payload, as MAAS does.
+        payload = server.api.documents.curtin_user_data(server.api.nodes["abc123"], "deploying", server.url)
+        assert handle.read() == payload
     assert stat.S_IMODE(os.stat(user_data).st_mode) == 0o600
 
     status = root.status()

@@ -106,7 +106,10 @@ def test_server_errors_and_resets_are_retried(flaky):
     server = flaky([503, "reset", 502])
     md, stats = crawl(server.url, None, max_wait=20)
     assert md.instance_id == "instance-id"  # the flaky server echoes the item name
-    assert stats.requests == 8
+    assert len(server.seen) == 8  # three failures, each retried, and five answers
+    # a reset on a kept-alive connection is retried at once on a new one, inside
+    # the same attempt, so the crawl may count one request fewer than the server
+    assert stats.requests in (7, 8)
 
 
 def test_stalled_server_is_given_up_on_by_the_deadline(flaky):

@@ -15,6 +15,7 @@ NODES = {"nodes": [
     {"system_id": "abc123", "hostname": "node1", "public_keys": ["ssh-rsa AAA k"],
      "user_data": "#cloud-config\n{}\n"},
     {"system_id": "def456", "hostname": "node2", "status": "ready"},
+    {"system_id": "ghi789", "hostname": "node3", "status": "allocated"},
 ]}
 BASE = "http://127.0.0.1:5248"
 
@@ -156,8 +157,12 @@ def test_signal_and_netboot(api):
     assert (answer.status, answer.body) == (200, b"OK")
     assert call(api, "/MAAS/metadata/latest/", "POST", auth=c,
                 form={"op": "signal", "status": "BOGUS"}).status == 400
+    # MAAS: a ready machine may signal (nothing happens); an allocated one may not.
     assert call(api, "/MAAS/metadata/latest/", "POST", auth=creds(api, "def456"),
-                form={"op": "signal", "status": "OK"}).status == 409
+                form={"op": "signal", "status": "OK"}).body == b"OK"
+    answer = call(api, "/MAAS/metadata/latest/", "POST", auth=creds(api, "ghi789"),
+                  form={"op": "signal", "status": "OK"})
+    assert (answer.status, answer.body) == (409, b"Machine status isn't valid (status is Allocated)")
     assert call(api, "/MAAS/metadata/latest/", "POST", auth=c, form={"op": "dance"}).body == \
         b"Unrecognised signature: method=POST op=dance"
     assert call(api, "/MAAS/metadata/latest/by-id/abc123/?op=netboot_off", "POST").body == b"OK"

@@ -1,0 +1,121 @@
+"""Merge install configs exactly as curtin does, so every existing config works.
+
+Rules (reference/curtin.md §1):
+
+* configs merge in command-line order over the built-in defaults;
+* dicts merge recursively; any other value, lists included, replaces the old;
+* ``--set a/b=v`` builds nested dicts, and ``json:`` makes the value JSON;
+* positional sources become ``sources["NN_cmdline"]`` (NN = how many sources
+  there already were);
+* the legacy top-level ``http_proxy`` moves to ``proxy.http_proxy``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+from ..errors import ConfigError
+
+STAGES = ("early", "partitioning", "network", "extract", "curthooks", "hook", "late")
+
+_BUILTIN: Dict[str, Any] = {
+    "stages": list(STAGES),
+    "early_commands": {},
+    "partitioning_commands": {"builtin": ["curtin", "block-meta", "simple"]},
+    "network_commands": {"builtin": ["curtin", "net-meta", "auto"]},
+    "extract_commands": {"builtin": ["curtin", "extract"]},
+    "curthooks_commands": {"builtin": ["curtin", "curthooks"]},
+    "hook_commands": {"builtin": ["curtin", "hook"]},
+    "late_commands": {"builtin": []},
+    "install": {
+        "log_file": "/var/log/curtin/install.log",
+        "error_tarfile": "/var/log/curtin/curtin-error-logs.tar",
+        "post_files": ["/var/log/curtin/install.log"],
+        "save_install_config": "/root/curtin-install-cfg.yaml",
+        "save_install_log": "/root/curtin-install.log",
+    },
+    "sources": {},
+    "proxy": {},
+}
+
+
+def builtin_config() -> Dict[str, Any]:
+    """A fresh copy of the defaults every install starts from."""
+    return copy.deepcopy(_BUILTIN)
+
+
+def merge_config(base: Dict[str, Any], update: Mapping[str, Any]) -> Dict[str, Any]:
+    """Merge `update` into `base` in place (curtin's rule) and return `base`."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            merge_config(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value) if isinstance(value, (dict, list)) else value
+    return base
+
+
+def apply_set(cfg: Dict[str, Any], assignment: str) -> None:
+    """Apply one ``--set a/b=value`` (``json:`` prefix parses JSON) to `cfg`."""
+    path, sep, raw = assignment.partition("=")
+    if not sep or not path.strip("/"):
+        raise ConfigError("--set", f"expected KEY/PATH=VALUE, got {assignment!r}")
+    value: Any = raw
+    if raw.startswith("json:"):
+        try:
+            value = json.loads(raw[len("json:"):])
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--set {path}", f"invalid JSON value: {exc.msg}") from None
+    keys = [k for k in path.split("/") if k]
+    update: Dict[str, Any] = {keys[-1]: value}
+    for key in reversed(keys[:-1]):
+        update = {key: update}
+    merge_config(cfg, update)
+
+
+def add_source(cfg: Dict[str, Any], source: str) -> None:
+    """A positional source, named the way curtin names it."""
+    sources = cfg.get("sources")
+    if not isinstance(sources, dict):
+        sources = {} if sources in (None, [], "") else _sources_as_dict(sources)
+        cfg["sources"] = sources
+    sources[f"{len(sources):02d}_cmdline"] = source
+
+
+def _sources_as_dict(sources: Any) -> Dict[str, Any]:
+    if isinstance(sources, list):
+        return {f"{i:02d}_list": s for i, s in enumerate(sources)}
+    raise ConfigError("sources", f"expected a mapping or a list, got {type(sources).__name__}")
+
+
+def merge_configs(
+    configs: Iterable[Mapping[str, Any]],
+    sets: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    base: Optional[Dict[str, Any]] = None,
+) -> Dict[str, Any]:
+    """The whole install config: defaults, then configs, --set values, sources."""
+    cfg = builtin_config() if base is None else base
+    for part in configs:
+        if part is None:
+            continue
+        if not isinstance(part, Mapping):
+            raise ConfigError("config", f"each config must be a mapping, got {type(part).__name__}")
+        merge_config(cfg, part)
+    for assignment in sets:
+        apply_set(cfg, assignment)
+    for source in sources:
+        add_source(cfg, source)
+    if "http_proxy" in cfg:
+        proxy = cfg.setdefault("proxy", {})
+        if isinstance(proxy, dict):
+            proxy.setdefault("http_proxy", cfg.pop("http_proxy"))
+    return cfg
+
+
+def stage_names(cfg: Mapping[str, Any]) -> List[str]:
+    stages = cfg.get("stages", list(STAGES))
+    if not isinstance(stages, list) or not all(isinstance(s, str) for s in stages):
+        raise ConfigError("stages", "expected a list of stage names")
+    return list(stages)

@@ -1,0 +1,99 @@
+"""The install config as typed, frozen objects.
+
+The merged dict is parsed once (see `parse`); the engine and its stages read
+these objects, never the raw dict.  The raw dict is kept only to hand the
+curtin-compatible ``CONFIG`` file to commands and hooks, and for the parts
+(storage, network, ...) to parse their own sections into their own models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Tuple
+
+from ..oauth import Credentials
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Command:
+    """One entry of ``<stage>_commands``: a list runs directly, a string via sh -c."""
+
+    key: str
+    argv: Optional[Tuple[str, ...]] = None
+    shell: Optional[str] = None
+
+    @property
+    def display(self) -> str:
+        if self.argv is not None:
+            return " ".join(self.argv)
+        return str(self.shell)
+
+    @property
+    def is_builtin_form(self) -> bool:
+        """``[curtin, <subcommand>, …]``: run natively instead of as a process."""
+        return self.argv is not None and len(self.argv) >= 2 and self.argv[0] == "curtin"
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    commands: Tuple[Command, ...]
+
+
+@dataclass(frozen=True)
+class InstallSettings:
+    log_file: Optional[str] = "/var/log/curtin/install.log"
+    log_file_append: bool = False
+    error_tarfile: Optional[str] = "/var/log/curtin/curtin-error-logs.tar"
+    post_files: Tuple[str, ...] = ("/var/log/curtin/install.log",)
+    save_install_config: Optional[str] = "/root/curtin-install-cfg.yaml"
+    save_install_log: Optional[str] = "/root/curtin-install.log"
+    target: Optional[str] = None
+    unmount: bool = True
+
+
+@dataclass(frozen=True)
+class Webhook:
+    name: str
+    endpoint: str
+    credentials: Optional[Credentials] = None
+    timeout: float = 5.0
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class LegacyMaasReporter:
+    """``reporter: maas:``: one multipart ``op=signal`` at the end."""
+
+    url: str
+    credentials: Optional[Credentials] = None
+
+
+@dataclass(frozen=True)
+class PowerState:
+    mode: str  # reboot | poweroff | halt
+    delay: str = "now"
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class InstallConfig:
+    stages: Tuple[Stage, ...]
+    install: InstallSettings = field(default_factory=InstallSettings)
+    webhooks: Tuple[Webhook, ...] = ()
+    log_reporting: bool = True
+    legacy_reporter: Optional[LegacyMaasReporter] = None
+    power_state: Optional[PowerState] = None
+    proxy: Mapping[str, str] = field(default_factory=dict)
+    verbosity: int = 0
+    showtrace: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    version: int = CONFIG_VERSION
+
+    def stage(self, name: str) -> Optional[Stage]:
+        for stage in self.stages:
+            if stage.name == name:
+                return stage
+        return None

@@ -1,0 +1,283 @@
+"""Parse and validate a merged install config into an `InstallConfig`.
+
+Validation runs over the whole config before any stage runs; every problem
+is collected with its key path (`Problems`) and reported at once.  Unknown
+keys are warned about with their path.  Sections owned by the parts
+(storage, sources, network, curthooks) are checked by validators the install
+engine passes in, so this core module does not import the parts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import ConfigError
+from ..oauth import credentials_from
+from .checks import check_keys, expect, join
+from .merge import STAGES
+from .model import (
+    Command,
+    InstallConfig,
+    InstallSettings,
+    LegacyMaasReporter,
+    PowerState,
+    Stage,
+    Webhook,
+)
+from .problems import Problems
+
+Validator = Callable[[Any, str, Problems], None]
+
+# Top-level keys curtin (and MAAS's configs) use.  Others are warned about.
+KNOWN_TOP = (
+    "stages", "install", "sources", "storage", "network", "reporting", "reporter",
+    "power_state", "kexec", "proxy", "http_proxy", "apt", "apt_proxy", "apt_mirrors",
+    "debconf_selections", "write_files", "kernel", "swap", "grub", "boot", "curthooks",
+    "cloudconfig", "verbosity", "showtrace", "block-meta", "system_upgrade", "pollinate",
+    "multipath", "udev", "timezone", "disable_overlayroot", "late_commands", "early_commands",
+    "snap", "zfs", "iscsi", "nvme", "mdadm", "locale", "packages", "kernel_cmdline",
+    "bootloader", "dd", "storage_config", "network_config", "resume_data",
+)
+KNOWN_INSTALL = (
+    "log_file", "log_file_append", "error_tarfile", "post_files", "save_install_config",
+    "save_install_log", "target", "unmount", "resume_data", "extra_rsync_args", "maas",
+)
+POWER_MODES = ("reboot", "poweroff", "halt")
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+def parse_commands(value: Any, path: str, problems: Problems) -> Tuple[Command, ...]:
+    """`<stage>_commands`: a mapping run in sorted key order (or a list, in order)."""
+    if value is None:
+        return ()
+    items: List[Tuple[str, Any]]
+    if isinstance(value, Mapping):
+        items = sorted(((str(k), v) for k, v in value.items()), key=lambda kv: kv[0])
+    elif isinstance(value, list):
+        items = [(f"{i:03d}", v) for i, v in enumerate(value)]
+    else:
+        expect(problems, value, (dict, list), path)
+        return ()
+    commands = []
+    for key, command in items:
+        where = join(path, key)
+        if not command:  # falsy: skipped, which is how `builtin: null` disables a builtin
+            continue
+        if isinstance(command, str):
+            commands.append(Command(key, shell=command))
+        elif isinstance(command, list):
+            bad = [i for i, word in enumerate(command) if isinstance(word, (dict, list)) or word is None]
+            if bad:
+                problems.error(f"{where}[{bad[0]}]", "command words must be strings or numbers")
+                continue
+            commands.append(Command(key, argv=tuple(str(w) for w in command)))
+        else:
+            problems.error(where, f"a command is a list or a string, got {type(command).__name__}")
+    return tuple(commands)
+
+
+def _parse_stages(raw: Mapping[str, Any], problems: Problems) -> Tuple[Stage, ...]:
+    given = raw.get("stages")
+    names: List[Any] = list(STAGES)  # on a bad list, still check the standard stages' commands
+    if expect(problems, given, (list,), "stages") and isinstance(given, list):
+        names = list(given)
+    stages = []
+    seen = set()
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not _STAGE_NAME.match(name):
+            problems.error(f"stages[{i}]", f"not a stage name: {name!r}")
+            continue
+        if name in seen:
+            problems.error(f"stages[{i}]", f"stage {name!r} listed twice")
+            continue
+        seen.add(name)
+        key = f"{name}_commands"
+        stages.append(Stage(name, parse_commands(raw.get(key), key, problems)))
+    return tuple(stages)
+
+
+def _optional_path(value: Any, path: str, problems: Problems) -> Optional[str]:
+    if value in (None, ""):
+        return None
+    if expect(problems, value, (str,), path):
+        return str(value)
+    return None
+
+
+def _parse_install(raw: Mapping[str, Any], problems: Problems) -> InstallSettings:
+    section = raw.get("install") or {}
+    if not expect(problems, section, (dict,), "install"):
+        return InstallSettings()
+    check_keys(problems, section, KNOWN_INSTALL, "install")
+    defaults = InstallSettings()
+    log_file = _optional_path(section.get("log_file", defaults.log_file), "install.log_file", problems)
+    post_files = section.get("post_files", [log_file] if log_file else [])
+    if isinstance(post_files, str):
+        post_files = [post_files]
+    if expect(problems, post_files, (list,), "install.post_files"):
+        for i, item in enumerate(post_files):
+            expect(problems, item, (str,), f"install.post_files[{i}]")
+    unmount = section.get("unmount")
+    if unmount not in (None, "disabled", "enabled", True, False):
+        problems.error("install.unmount", f"expected 'disabled', got {unmount!r}")
+    append = section.get("log_file_append", False)
+    expect(problems, append, (bool,), "install.log_file_append")
+    return InstallSettings(
+        log_file=log_file,
+        log_file_append=bool(append),
+        error_tarfile=_optional_path(section.get("error_tarfile", defaults.error_tarfile),
+                                     "install.error_tarfile", problems),
+        post_files=tuple(p for p in post_files if isinstance(p, str)) if isinstance(post_files, list) else (),
+        save_install_config=_optional_path(
+            section.get("save_install_config", defaults.save_install_config),
+            "install.save_install_config", problems),
+        save_install_log=_optional_path(section.get("save_install_log", defaults.save_install_log),
+                                        "install.save_install_log", problems),
+        target=_optional_path(section.get("target"), "install.target", problems),
+        unmount=unmount not in ("disabled", False),
+    )
+
+
+def _credentials(section: Mapping[str, Any], path: str, problems: Problems) -> Any:
+    try:
+        return credentials_from(section, path)
+    except ConfigError as exc:
+        problems.error(exc.path, exc.problem)
+        return None
+
+
+def _parse_reporting(raw: Mapping[str, Any], problems: Problems) -> Tuple[Tuple[Webhook, ...], bool]:
+    section = raw.get("reporting")
+    if section is None:
+        return (), True
+    if not expect(problems, section, (dict,), "reporting"):
+        return (), True
+    hooks = []
+    log_reporting = True
+    for name, spec in section.items():
+        path = f"reporting.{name}"
+        if not spec:  # a false value removes a handler, as in curtin
+            if name == "logging":
+                log_reporting = False
+            continue
+        if not expect(problems, spec, (dict,), path):
+            continue
+        kind = spec.get("type")
+        if kind in ("log", "print", "journald"):
+            continue
+        if kind != "webhook":
+            problems.error(f"{path}.type", f"unknown reporter type {kind!r} (webhook, log, print, journald)")
+            continue
+        check_keys(problems, spec, ("type", "endpoint", "consumer_key", "token_key", "token_secret",
+                                    "consumer_secret", "timeout", "retries", "level"), path)
+        endpoint = spec.get("endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+            problems.error(f"{path}.endpoint", f"expected an http(s) URL, got {endpoint!r}")
+            continue
+        timeout = spec.get("timeout", 5)
+        if not expect(problems, timeout, (int, float), f"{path}.timeout") or timeout <= 0:
+            timeout = 5
+        retries = spec.get("retries", 2)
+        if isinstance(retries, list):  # curtin's form: a list of delays
+            retries = len(retries)
+        if not expect(problems, retries, (int,), f"{path}.retries"):
+            retries = 2
+        hooks.append(Webhook(str(name), endpoint, _credentials(spec, path, problems),
+                             float(timeout), max(0, int(retries))))
+    return tuple(hooks), log_reporting
+
+
+def _parse_legacy(raw: Mapping[str, Any], problems: Problems) -> Optional[LegacyMaasReporter]:
+    section = raw.get("reporter")
+    if not section:
+        return None
+    if not expect(problems, section, (dict,), "reporter"):
+        return None
+    maas = section.get("maas")
+    check_keys(problems, section, ("maas",), "reporter")
+    if not maas:
+        return None
+    if not expect(problems, maas, (dict,), "reporter.maas"):
+        return None
+    url = maas.get("url")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        problems.error("reporter.maas.url", f"expected an http(s) URL, got {url!r}")
+        return None
+    return LegacyMaasReporter(url, _credentials(maas, "reporter.maas", problems))
+
+
+def _parse_power(raw: Mapping[str, Any], problems: Problems) -> Optional[PowerState]:
+    section = raw.get("power_state")
+    if not section:
+        return None
+    if not expect(problems, section, (dict,), "power_state"):
+        return None
+    check_keys(problems, section, ("mode", "delay", "message", "timeout", "condition"), "power_state")
+    mode = section.get("mode")
+    if mode not in POWER_MODES:
+        problems.error("power_state.mode", f"expected one of {', '.join(POWER_MODES)}, got {mode!r}")
+        return None
+    delay = str(section.get("delay", "now"))
+    if delay != "now" and not re.fullmatch(r"\+?\d+", delay):
+        problems.error("power_state.delay", f"expected 'now' or minutes like '+5', got {delay!r}")
+    message = section.get("message")
+    return PowerState(str(mode), delay, None if message is None else str(message))
+
+
+def _parse_proxy(raw: Mapping[str, Any], problems: Problems) -> Dict[str, str]:
+    section = raw.get("proxy") or {}
+    if not expect(problems, section, (dict,), "proxy"):
+        return {}
+    check_keys(problems, section, ("http_proxy", "https_proxy", "no_proxy"), "proxy")
+    out = {}
+    for key, value in section.items():
+        if value and expect(problems, value, (str,), f"proxy.{key}"):
+            out[str(key)] = str(value)
+    return out
+
+
+def parse_install_config(
+    raw: Mapping[str, Any],
+    validators: Optional[Mapping[str, Validator]] = None,
+    where: str = "install config",
+) -> InstallConfig:
+    """The whole config checked at once; `ConfigInvalid` lists every problem."""
+    problems = Problems()
+    if not isinstance(raw, Mapping):
+        problems.error("(top)", f"expected a mapping, got {type(raw).__name__}")
+        problems.raise_if_any(where)
+    # `<stage>_commands` is known for every standard stage and every stage the
+    # config lists; any other `*_commands` key would never run, so warn.
+    listed = raw.get("stages")
+    stage_names: List[Any] = list(listed) if isinstance(listed, list) else []
+    command_keys = tuple(f"{s}_commands" for s in (*STAGES, "apply_net", *stage_names)
+                         if isinstance(s, str))
+    check_keys(problems, raw, KNOWN_TOP + command_keys, "")
+    stages = _parse_stages(raw, problems)
+    install = _parse_install(raw, problems)
+    webhooks, log_reporting = _parse_reporting(raw, problems)
+    legacy = _parse_legacy(raw, problems)
+    power = _parse_power(raw, problems)
+    proxy = _parse_proxy(raw, problems)
+    verbosity = raw.get("verbosity", 0)
+    if not expect(problems, verbosity, (int,), "verbosity"):
+        verbosity = 0
+    showtrace = raw.get("showtrace", False)
+    expect(problems, showtrace, (bool,), "showtrace")
+    for key, validate in (validators or {}).items():
+        if key in raw:
+            validate(raw[key], key, problems)
+    problems.raise_if_any(where)
+    return InstallConfig(
+        stages=stages,
+        install=install,
+        webhooks=webhooks,
+        log_reporting=log_reporting,
+        legacy_reporter=legacy,
+        power_state=power,
+        proxy=proxy,
+        verbosity=int(verbosity),
+        showtrace=bool(showtrace),
+        raw=raw,
+    )

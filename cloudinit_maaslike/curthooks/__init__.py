@@ -1,0 +1,49 @@
+"""Configure the installed system: curtin's curthooks, as small named steps.
+
+`builtin_curthooks(cfg, target, state)` has curtin's meaning and signature,
+so an image's own ``/curtin/curtin-hooks`` can run our built-ins and then add
+its steps (``from cloudinit_maaslike.curthooks import builtin_curthooks``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence
+
+from ..config.problems import Problems
+from ..runner import Finished
+from .context import HookContext, StepFailed
+from .steps import STEPS, run_steps, validate_curthooks
+
+__all__ = ["STEPS", "HookContext", "StepFailed", "builtin_curthooks", "validate_curthooks"]
+
+
+def builtin_curthooks(
+    cfg: Mapping[str, Any],
+    target: str,
+    state: Mapping[str, Optional[str]],
+    *,
+    log: Optional[logging.Logger] = None,
+    in_target: Optional[Callable[[Sequence[str], Optional[str]], Finished]] = None,
+    event: Optional[Callable[[str, str], ContextManager[None]]] = None,
+) -> Dict[str, List[str]]:
+    """Run every built-in step on `target`; `state` uses curtin's keys.
+
+    Without `in_target`, commands run in the target through our chroot helper.
+    """
+    log = log or logging.getLogger("cloudinit_maaslike.install")
+    problems = Problems()
+    validate_curthooks(cfg, problems)
+    problems.raise_if_any("install config")
+    if in_target is None:
+        import os
+
+        from ..chroot import run_in_target
+
+        def in_target(argv: Sequence[str], stdin: Optional[str]) -> Finished:
+            return run_in_target(target, argv, dict(os.environ), log, stdin=stdin)
+
+    ctx = HookContext(cfg, target, state, log, in_target)
+    if event is not None:
+        ctx.event = event
+    return run_steps(ctx, str(state.get("report_stack_prefix") or "curthooks"))

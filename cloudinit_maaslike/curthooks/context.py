@@ -1,0 +1,71 @@
+"""What a curthooks step works with.
+
+Steps never import the engine: the chroot runner and the event reporter are
+handed in, so `builtin_curthooks` also runs from an image's own hook (a
+separate process with only the package on PYTHONPATH).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Sequence
+
+from ..errors import MaaslikeError
+from ..runner import Finished
+
+RunInTarget = Callable[[Sequence[str], Optional[str]], Finished]  # argv, stdin text
+
+
+class StepFailed(MaaslikeError):
+    exit_code = 3
+
+
+@contextlib.contextmanager
+def _no_event(name: str, description: str) -> Iterator[None]:
+    yield
+
+
+@dataclass
+class HookContext:
+    cfg: Mapping[str, Any]
+    target: str
+    state: Mapping[str, Optional[str]]  # curtin's names: fstab, network_config, config, scratch, …
+    log: logging.Logger
+    in_target: RunInTarget
+    event: Callable[[str, str], ContextManager[None]] = _no_event
+    host_root: str = "/"  # for tests: where /proc/cmdline, /sys/firmware live
+    facts: Dict[str, Any] = field(default_factory=dict)  # what steps learn (os-release…)
+
+    def path(self, *parts: str) -> str:
+        """A path inside the target."""
+        return os.path.join(self.target, *(p.lstrip("/") for p in parts))
+
+    def run(self, argv: Sequence[str], what: str, stdin: Optional[str] = None) -> Finished:
+        """Run in the target; a non-zero exit fails the step with the output's end."""
+        done = self.in_target(argv, stdin)
+        if done.returncode != 0:
+            last = f": {done.tail[-1]}" if done.tail else ""
+            raise StepFailed(f"{what}: {' '.join(argv)} failed (exit {done.returncode}){last}")
+        return done
+
+    def os_release(self) -> Dict[str, str]:
+        if "os_release" not in self.facts:
+            found: Dict[str, str] = {}
+            for name in ("etc/os-release", "usr/lib/os-release"):
+                try:
+                    with open(self.path(name), encoding="utf-8") as handle:
+                        for line in handle:
+                            key, sep, value = line.strip().partition("=")
+                            if sep:
+                                found[key] = value.strip().strip('"')
+                    break
+                except OSError:
+                    continue
+            self.facts["os_release"] = found
+        return dict(self.facts["os_release"])
+
+    def has(self, *relative: str) -> bool:
+        return any(os.path.exists(self.path(r)) for r in relative)

@@ -1,0 +1,74 @@
+"""The built-in curthooks, in curtin's order, each a small named step.
+
+Every step validates its section before the stage writes anything (see
+`validate_curthooks`, also run with the whole install config), reports its
+own event (``…/cmd-curthooks/<step>``), and is idempotent: running the whole
+list twice leaves the same target.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Mapping
+
+from ..config.problems import Problems
+from . import apt, bootloader, cloudconfig, swap, system, writefiles
+from .context import HookContext
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    description: str
+    run: Callable[[HookContext], List[str]]
+
+
+def _network(ctx: HookContext) -> List[str]:
+    config_path = ctx.state.get("network_config")
+    if not config_path or not os.path.exists(config_path) or not os.path.getsize(config_path):
+        return []
+    from ..net import apply_network
+
+    written = apply_network(ctx.target, config_path, ctx.log)
+    return [str(w) for w in written]
+
+
+STEPS = (
+    Step("configuring-apt", "configuring apt in the target", apt.configure_apt),
+    Step("writing-files", "writing write_files", lambda c: writefiles.write_files(c, c.cfg.get("write_files"))),
+    Step("installing-kernel", "installing a kernel if the image has none", system.install_kernel),
+    Step("setting-up-swap", "setting up swap", lambda c: swap.setup_swap(c, c.state.get("fstab"))),
+    Step("writing-cloudconfig", "writing cloud-init config for the installed system",
+         lambda c: cloudconfig.write_cloudconfig(c, c.cfg.get("cloudconfig"))),
+    Step("applying-networking", "writing the network config", _network),
+    Step("writing-fstab", "writing /etc/fstab", system.write_fstab),
+    Step("setting-hostname", "setting the host name", system.set_hostname),
+    Step("updating-initramfs", "updating the initramfs", system.update_initramfs),
+    Step("installing-bootloader", "installing the bootloader", bootloader.install_bootloader),
+)
+
+
+def validate_curthooks(cfg: Mapping[str, Any], problems: Problems) -> None:
+    apt.validate(cfg, problems)
+    writefiles.validate(cfg.get("write_files"), "write_files", problems)
+    swap.validate(cfg.get("swap"), "swap", problems)
+    cloudconfig.validate(cfg.get("cloudconfig"), "cloudconfig", problems)
+    system.validate_kernel(cfg.get("kernel"), "kernel", problems)
+    system.validate_hostname(cfg.get("hostname"), "hostname", problems)
+    bootloader.validate(cfg, problems)
+    mode = (cfg.get("curthooks") or {}).get("mode", "auto")
+    if mode not in ("auto", "builtin", "target"):
+        problems.error("curthooks.mode", f"expected auto, builtin or target, got {mode!r}")
+
+
+def run_steps(ctx: HookContext, stack: str = "curthooks") -> Dict[str, List[str]]:
+    results: Dict[str, List[str]] = {}
+    with bootloader.uuid_links(ctx.target):
+        for step in STEPS:
+            with ctx.event(f"{stack}/cmd-curthooks/{step.name}", step.description):
+                done = step.run(ctx)
+            if done:
+                ctx.log.info("curthooks: %s: %s", step.name, ", ".join(done))
+            results[step.name] = done
+    return results

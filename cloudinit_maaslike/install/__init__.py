@@ -1,0 +1,1 @@
+"""The install engine: stages, commands, environment, target chroot, reporting."""

@@ -1,0 +1,81 @@
+"""The partitioning stage's built-in: `curtin block-meta simple|custom`.
+
+A ``storage:`` config means custom mode (as in curtin, whatever the command
+says); without one, simple mode picks a disk and lays it out by platform.
+Either way the layout is parsed, planned against the real disks and checked
+(sizes, devices in use) before the first write, then written in one go.  A
+dd image source skips all of this: the extract stage writes the whole disk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
+
+import yaml
+
+from ..privatefile import write_private
+from ..storage.apply import apply_plan
+from ..storage.plan import StoragePlan, make_plan
+from ..storage.schema import parse_storage
+from ..storage.simple import choose_disk, platform, simple_layout
+from .context import StepContext
+
+
+def _parse(args: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="curtin block-meta", add_help=False)
+    parser.add_argument("-D", "--devices", action="append", default=[])
+    parser.add_argument("--fstype", default=None)
+    parser.add_argument("--force-mode", action="store_true")
+    parser.add_argument("mode", nargs="?", default="simple", choices=("simple", "custom"))
+    return parser.parse_known_args(list(args))[0]
+
+
+def has_dd_source(raw: Mapping[str, Any]) -> bool:
+    sources = raw.get("sources") or {}
+    values: List[Any] = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
+    for value in values:
+        kind = value.get("type", "") if isinstance(value, Mapping) else str(value).split(":", 1)[0]
+        if str(kind).startswith("dd-"):
+            return True
+    return False
+
+
+def storage_config_for(raw: Mapping[str, Any], devices: Sequence[str] = (),
+                       log: Optional[logging.Logger] = None) -> Mapping[str, Any]:
+    """The version-1 storage config this install lays out."""
+    storage = raw.get("storage")
+    if isinstance(storage, Mapping) and storage.get("config"):
+        return storage
+    disk = choose_disk(raw, devices)
+    kind = platform(raw.get("block-meta") or {})
+    if log is not None:
+        log.info("partitioning: simple mode, %s layout on %s", kind, disk.path)
+    return simple_layout(disk, kind)
+
+
+def plan_storage(raw: Mapping[str, Any], devices: Sequence[str] = (),
+                 log: Optional[logging.Logger] = None) -> Tuple[Mapping[str, Any], StoragePlan]:
+    """The layout and its plan against this machine; refuses before any write."""
+    storage = storage_config_for(raw, devices, log)
+    return storage, make_plan(parse_storage(storage))
+
+
+def block_meta(ctx: StepContext, args: Sequence[str]) -> None:
+    if has_dd_source(ctx.config.raw):
+        ctx.log.info("partitioning: a dd image source; the extract stage writes the disk")
+        return
+    started = time.monotonic()
+    storage, plan = plan_storage(ctx.config.raw, _parse(args).devices, ctx.log)
+    for line in plan.devices_written():
+        ctx.log.info("partitioning: will write %s", line)
+    applied = apply_plan(plan, ctx.work.target)
+    fstab = "".join(line + "\n" for line in applied.fstab)
+    with open(ctx.work.state_file("fstab"), "a", encoding="utf-8") as handle:
+        handle.write(fstab)
+    write_private(ctx.work.state_file("storage_config"),
+                  yaml.safe_dump({"storage": dict(storage)}, default_flow_style=False))
+    ctx.log.info("partitioning: done in %.2f s (%d filesystem(s), %d mount(s))",
+                 time.monotonic() - started, len(applied.filesystems), len(applied.mounted))

@@ -1,0 +1,249 @@
+"""The engine: runs the stages in order and owns everything around them.
+
+A stage only runs its commands.  The engine owns the order, the environment,
+the log prefix, the timing, the events (``cmd-install``,
+``cmd-install/stage-<name>``, ``…/<command key>``), and what happens at the
+end: error tarball, copies into the target, unmounting, the final event with
+the post files and the timings, the legacy signal, power_state.
+
+`run(until=…)` lets one cloud-init module per stage drive the same install:
+each call runs the stages not yet done, in the config's order, up to the one
+named; progress is kept on disk, so a stage never runs twice and nothing runs
+after a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+from ..clockskew import ServerClock
+from ..config.model import Command, InstallConfig, Stage
+from ..errors import MaaslikeError
+from ..mounts import unmount_all
+from ..reporting import FAIL, ROOT, SUCCESS, PostedFile, Reporter, stage_event
+from ..runner import CommandFailed, run_streaming
+from .builtins import BUILTINS
+from .context import StepContext
+from .environment import command_environment, write_curtin_command
+from .finish import save_into_target, schedule_power, write_error_tarball, write_report
+from .installlog import InstallLog, secret_values
+from .progress import CommandTiming, Progress, StageTiming
+from .workdir import WorkDir
+
+# How long the install waits for reporting, at most: after a cloud-init
+# module that ran only some stages, and at the very end.
+STAGE_FLUSH_TIMEOUT = 2.0
+FINAL_FLUSH_TIMEOUT = 5.0
+
+
+class InstallFailed(MaaslikeError):
+    """The install stopped in `stage`; the message is redacted, safe to show."""
+
+    exit_code = 3
+
+    def __init__(self, stage: str, message: str):
+        self.stage = stage
+        super().__init__(message)
+
+
+class Installer:
+    def __init__(
+        self,
+        config: InstallConfig,
+        work: WorkDir,
+        *,
+        python_paths: Sequence[str] = (),
+        console: bool = True,
+        propagate: bool = True,
+        clock: Optional[ServerClock] = None,
+    ):
+        self.config = config
+        self.work = work
+        self.python_paths = tuple(python_paths)
+        self.progress = Progress.load(work.progress_file)
+        resumed = self.progress.started_event
+        self.installlog = InstallLog(
+            config.install.log_file,
+            secret_values(config.raw),
+            append=resumed or config.install.log_file_append,
+            console=console,
+            propagate=propagate,
+        )
+        self.log: logging.Logger = self.installlog.logger
+        self.reporter = Reporter(config, clock, self.log, dead_hooks=self.progress.dead_hooks)
+        if not os.path.exists(os.path.join(work.bin, "curtin")):
+            write_curtin_command(work)
+
+    # -- running -------------------------------------------------------------
+    def pending(self, until: Optional[str] = None) -> List[Stage]:
+        names = [s.name for s in self.config.stages]
+        if until is not None:
+            if until not in names:
+                return []
+            names = names[: names.index(until) + 1]
+        return [s for s in self.config.stages if s.name in names and not self.progress.done(s.name)]
+
+    def run(self, until: Optional[str] = None) -> Progress:
+        """Run pending stages up to `until` (all when None); raise on failure."""
+        try:
+            if self.progress.failed_stage:
+                self.log.info("install already failed in stage %s; not running %s",
+                              self.progress.failed_stage, until or "the rest")
+                return self.progress
+            if self.progress.finished:
+                return self.progress
+            if not self.progress.started_event:
+                self.reporter.start(ROOT, "curtin command install")
+                self.progress.started_event = True
+                self.progress.save(self.work.progress_file)
+            for stage in self.pending(until):
+                try:
+                    self._run_stage(stage)
+                except MaaslikeError as exc:
+                    message = self.installlog.redact(str(exc))
+                    if not message.startswith(f"stage {stage.name}:"):
+                        message = f"stage {stage.name}: {message}"
+                    tail = getattr(exc, "tail", ())
+                    detail = message + ("\nlast output:\n" + "\n".join(tail) if tail else "")
+                    self._finish(stage.name, message, detail)
+                    raise InstallFailed(stage.name, message) from None
+            if not self.pending():
+                self._finish(None, "")
+            else:
+                self._flush(STAGE_FLUSH_TIMEOUT)
+            return self.progress
+        finally:
+            self.installlog.close()
+
+    def _flush(self, timeout: float) -> None:
+        """Let queued events go out; remember endpoints given up on."""
+        self.reporter.flush(timeout)
+        self.progress.dead_hooks = self.reporter.dead_hooks()
+        self.progress.save(self.work.progress_file)
+
+    def _run_stage(self, stage: Stage) -> None:
+        name = stage_event(stage.name)
+        description = f"{stage.name} stage"
+        self.log.info("-- stage %s: %d command(s)", stage.name, len(stage.commands))
+        self.reporter.start(name, description)
+        timing = StageTiming(stage.name, SUCCESS, 0.0)
+        started = time.monotonic()
+        try:
+            for command in stage.commands:
+                timing.commands.append(self._run_command(stage.name, name, command))
+        except MaaslikeError:
+            timing.result = FAIL
+            timing.seconds = time.monotonic() - started
+            self.progress.stages.append(timing)
+            self.reporter.finish(name, description, FAIL)
+            raise
+        timing.seconds = time.monotonic() - started
+        self.progress.stages.append(timing)
+        self.progress.save(self.work.progress_file)
+        self.log.info("-- stage %s: done in %.2f s", stage.name, timing.seconds)
+        self.reporter.finish(name, description, SUCCESS)
+
+    def _run_command(self, stage: str, stage_name: str, command: Command) -> CommandTiming:
+        event = f"{stage_name}/{command.key}"
+        description = f"running '{command.display}'"
+        env = command_environment(self.config, self.work, event, self.python_paths)
+        prefix = f"[{stage}/{command.key}] "
+        self.reporter.start(event, description)
+        started = time.monotonic()
+        builtin = command.is_builtin_form and command.argv is not None and command.argv[1] in BUILTINS
+        returncode: Optional[int] = 0
+        try:
+            if builtin:
+                assert command.argv is not None
+                ctx = StepContext(self.config, self.work, stage, event, env, self.log,
+                                  self.installlog.redact, self.python_paths,
+                                  notify=self._notifier(event), event=self.reporter.event)
+                BUILTINS[command.argv[1]](ctx, command.argv[2:])
+            else:
+                argv = list(command.argv) if command.argv is not None else ["sh", "-c", str(command.shell)]
+                try:
+                    done = run_streaming(argv, env, self.log, prefix=prefix, cwd=self.work.scratch,
+                                         redact=self.installlog.redact)
+                except OSError as exc:
+                    raise CommandFailed(stage, command.key, command.display, None,
+                                        why=f"cannot run {argv[0]}: {exc.strerror}") from None
+                returncode = done.returncode
+                if returncode != 0:
+                    raise CommandFailed(stage, command.key, command.display, returncode, done.tail)
+        except MaaslikeError:
+            self.reporter.finish(event, description, FAIL)
+            raise
+        self.reporter.finish(event, description, SUCCESS)
+        return CommandTiming(command.key, self.installlog.redact(command.display),
+                             time.monotonic() - started, returncode, builtin)
+
+    def _notifier(self, event: str) -> Callable[[str], None]:
+        """Progress of a long step: a log line and an event MAAS shows."""
+
+        def notify(text: str) -> None:
+            self.reporter.start(f"{event}/progress", text)  # logged by the reporter too
+
+        return notify
+
+    # -- the end -------------------------------------------------------------
+    def _finish(self, failed_stage: Optional[str], error: str, detail: str = "") -> None:
+        config, work, log = self.config, self.work, self.log
+        result = FAIL if failed_stage else SUCCESS
+        self.progress.failed_stage = failed_stage
+        self.progress.error = self.installlog.redact(error)
+        if failed_stage:
+            log.error("install failed in stage %s: %s", failed_stage, error)
+            if config.install.error_tarfile:
+                self._safely("error tarball", lambda: write_error_tarball(
+                    str(config.install.error_tarfile), config, config.install.log_file,
+                    detail or error, self.installlog.redact))
+                log.info("error tarball: %s", config.install.error_tarfile)
+        self._safely("saving into the target",
+                     lambda: save_into_target(config, work, config.install.log_file, log,
+                                              self.installlog.redact))
+        if config.install.unmount:
+            self._safely("unmounting the target", lambda: self._unmount())
+        report = write_report(work, self.progress, result)
+        log.info("install %s in %.1f s (%s)", "failed" if failed_stage else "finished",
+                 report["total_seconds"],
+                 ", ".join(f"{s['name']} {s['seconds']:.2f}s" for s in report["stages"]))
+        files = self._post_files()
+        timings = {s["name"]: s["seconds"] for s in report["stages"]}
+        self.reporter.finish(ROOT, "curtin command install", result, files,
+                             extra={"timings": timings, "total_seconds": report["total_seconds"]})
+        self.reporter.signal("FAILED" if failed_stage else "OK", self.progress.error,
+                             {f.path: f.content for f in files})
+        self._flush(FINAL_FLUSH_TIMEOUT)
+        self.progress.finished = True
+        self.progress.save(work.progress_file)
+        if not failed_stage and config.power_state is not None:
+            schedule_power(config.power_state, os.environ, log)
+
+    def _unmount(self) -> None:
+        done = unmount_all(self.work.target)
+        if done:
+            self.log.info("unmounted %s", ", ".join(done))
+
+    def _post_files(self) -> List[PostedFile]:
+        files = []
+        for path in self.config.install.post_files:
+            try:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            except OSError:
+                continue
+            files.append(PostedFile(path, self.installlog.redact(data.decode("utf-8", "replace")).encode()))
+        return files
+
+    def _safely(self, what: str, step) -> None:  # type: ignore[no-untyped-def]
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - the install's own result must stand
+            self.log.warning("%s failed: %s", what, exc)
+
+
+def summary(progress: Progress) -> Dict[str, float]:
+    return progress.timings()

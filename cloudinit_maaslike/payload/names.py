@@ -1,0 +1,35 @@
+"""Archive member names: one spelling, and only names that stay inside.
+
+``tar -C dir -czf - .`` writes ``./configs/config-000.cfg``; a hand-made tar
+writes ``configs/config-000.cfg``.  Both mean the same file, so names are
+compared in one normal form, and a name that could land outside the output
+directory (absolute, ``..``) or confuse a log line (control characters) is
+refused wherever it comes from.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import List
+
+from .model import PayloadError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def member_name(name: str, what: str = "member") -> str:
+    """`name` without ``./``, ``//`` or a trailing slash; '' is the archive root."""
+    if _CONTROL.search(name):
+        raise PayloadError(f"{what} {name!r} has control characters in its name")
+    if name.startswith("/"):
+        raise PayloadError(f"{what} {name} has an absolute name")
+    parts = [part for part in name.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise PayloadError(f"{what} {name} climbs out with '..'")
+    return "/".join(parts)
+
+
+def parents(name: str) -> List[str]:
+    """The directories above a normalised member name, outermost first."""
+    parts = name.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts))]

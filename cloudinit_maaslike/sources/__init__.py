@@ -1,0 +1,1 @@
+"""Install sources: fetch, verify and write what fills the target (extract stage)."""

@@ -1,0 +1,1 @@
+"""Disks: discover, validate, plan, then commit once (partitioning stage)."""

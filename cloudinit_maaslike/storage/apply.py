@@ -1,0 +1,221 @@
+"""Carry out a storage plan: wipe, partition, RAID, LVM, mkfs, mount, fstab.
+
+Only a plan without problems gets here, so every device to be written has
+been resolved and found idle.  Partitions are made known to the kernel with
+BLKPG (`partx`), because no udev runs where we install and the kernel may
+have no partition-table parsers of its own; device nodes are waited for and,
+if devtmpfs does not create them, made from sysfs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from . import sysfs
+from .commands import StorageError, run
+from .mkfs import make_filesystem
+from .model import Format, LogicalVolume, Mount, Raid, VolGroup
+from .plan import PlannedDisk, StoragePlan
+from .sfdisk import sfdisk_script
+from .wipe import wipe
+
+LOG = logging.getLogger("cloudinit_maaslike.install")
+NODE_WAIT = 5.0
+LVM_ENV = {"DM_DISABLE_UDEV": "1", "LVM_SUPPRESS_FD_WARNINGS": "1"}
+
+
+@dataclass
+class FilesystemMade:
+    device: str
+    fstype: str
+    uuid: str
+    label: Optional[str] = None
+
+
+@dataclass
+class AppliedStorage:
+    filesystems: Dict[str, FilesystemMade] = field(default_factory=dict)  # format id -> fs
+    mounted: List[Tuple[str, str]] = field(default_factory=list)  # (mount point, device)
+    fstab: List[str] = field(default_factory=list)
+
+
+def wait_for_node(path: str, timeout: float = NODE_WAIT) -> None:
+    """Wait for /dev/<name>; make it from sysfs if devtmpfs does not."""
+    deadline = time.monotonic() + timeout
+    name = os.path.basename(path)
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return
+        time.sleep(0.02)
+    dev_file = os.path.join(sysfs.SYS_CLASS_BLOCK, name, "dev")
+    try:
+        with open(dev_file) as handle:
+            major, minor = (int(x) for x in handle.read().split(":"))
+    except OSError:
+        raise StorageError(f"{path} did not appear: the kernel does not know {name}") from None
+    os.mknod(path, 0o660 | stat.S_IFBLK, os.makedev(major, minor))
+    LOG.info("storage: made %s (%d:%d) from sysfs", path, major, minor)
+
+
+def _forget_partitions(device: sysfs.BlockDevice) -> None:
+    for name in device.partitions:
+        part = sysfs.device(name)
+        if part is not None:
+            run(["partx", "-d", "--nr", str(part.partition_number), device.path],
+                f"remove old partition {part.path} from the kernel")
+
+
+def _write_table(disk: PlannedDisk) -> None:
+    device = disk.device
+    append = disk.entry.preserve
+    if not append:
+        _forget_partitions(device)
+    script = sfdisk_script(disk, append=append)
+    argv = ["sfdisk", "--no-reread", "--no-tell-kernel", "--quiet",
+            "--wipe-partitions", "always", device.path]
+    if append:
+        argv[1:1] = ["--append"]
+    else:
+        argv[1:1] = ["--wipe", "always"]
+    run(argv, f"write the {disk.ptable} table of {device.path}", stdin=script)
+    run(["partx", "-a", device.path] if not append else ["partx", "-u", device.path],
+        f"tell the kernel about {device.path}'s partitions")
+    for part in disk.partitions:
+        wait_for_node(part.path)
+
+
+def _wipe_disk(disk: PlannedDisk) -> None:
+    mode = disk.entry.wipe
+    if not mode or disk.entry.preserve:
+        return
+    if mode == "superblock-recursive":
+        for name in disk.device.partitions:
+            part = sysfs.device(name)
+            if part is not None:
+                LOG.info("storage: wiping %s (superblock)", part.path)
+                wipe(part.path, part.size, "superblock")
+    LOG.info("storage: wiping %s (%s)", disk.device.path, mode)
+    wipe(disk.device.path, disk.device.size, mode)
+
+
+def _raid(plan: StoragePlan, raid: Raid) -> None:
+    devices = [plan.volumes[d] for d in raid.devices]
+    spares = [plan.volumes[d] for d in raid.spare_devices]
+    if raid.preserve:
+        run(["mdadm", "--assemble", f"/dev/md/{raid.name}", *devices, *spares],
+            f"assemble RAID {raid.name}")
+    else:
+        run(["mdadm", "--create", f"/dev/md/{raid.name}", "--run", "--force", f"--level={raid.raidlevel}",
+             f"--raid-devices={len(devices)}", f"--metadata={raid.metadata or '1.2'}",
+             *([f"--spare-devices={len(spares)}"] if spares else []), *devices, *spares],
+            f"create RAID {raid.name}")
+    wait_for_node(os.path.realpath(f"/dev/md/{raid.name}") if os.path.exists(f"/dev/md/{raid.name}")
+                  else f"/dev/md/{raid.name}", timeout=10)
+
+
+def _lvm(plan: StoragePlan, group: VolGroup, volumes: List[LogicalVolume]) -> None:
+    env = dict(os.environ, **LVM_ENV)
+    pvs = [plan.volumes[d] for d in group.devices]
+    if not group.preserve:
+        run(["pvcreate", "-ff", "-y", *pvs], f"make LVM physical volumes of {', '.join(pvs)}", env=env)
+        run(["vgcreate", "-y", group.name, *pvs], f"create volume group {group.name}", env=env)
+    for lv in volumes:
+        if lv.preserve:
+            continue
+        size = ["-L", f"{lv.size}B"] if lv.size else ["-l", "100%FREE"]
+        run(["lvcreate", "-y", "-W", "y", *size, "-n", lv.name, group.name],
+            f"create logical volume {group.name}/{lv.name}", env=env)
+    run(["vgchange", "-a", "y", "--mknodes", group.name], f"activate {group.name}", env=env)
+
+
+def _format(plan: StoragePlan, fmt: Format) -> FilesystemMade:
+    device = plan.volumes[fmt.volume]
+    if fmt.preserve:
+        found = run(["blkid", "-p", "-o", "export", device], f"probe {device}")
+        info = dict(line.split("=", 1) for line in found.splitlines() if "=" in line)
+        if info.get("TYPE") != fmt.fstype and not (fmt.fstype.startswith("fat") and info.get("TYPE") == "vfat"):
+            raise StorageError(f"{fmt.where}: preserve: {device} holds {info.get('TYPE') or 'nothing'},"
+                               f" not {fmt.fstype}")
+        return FilesystemMade(device, fmt.fstype, info.get("UUID", ""), info.get("LABEL"))
+    LOG.info("storage: formatting %s as %s%s", device, fmt.fstype,
+             f" (label {fmt.label})" if fmt.label else "")
+    fs_uuid = make_filesystem(fmt.fstype, device, fmt.label, fmt.uuid, list(fmt.extra_options))
+    return FilesystemMade(device, fmt.fstype, fs_uuid, fmt.label)
+
+
+def fstab_line(mount: Mount, made: Optional[FilesystemMade], device: str) -> List[str]:
+    """curtin's OUTPUT_FSTAB format: a comment, then the entry."""
+    if made is None:  # spec mounts: tmpfs and friends
+        fstype = mount.fstype or "auto"
+        return [f"{mount.spec} {mount.path} {fstype} {mount.options} {mount.freq} "
+                f"{mount.passno if mount.passno is not None else 0}"]
+    passno = mount.passno if mount.passno is not None else 1
+    spec = f"/dev/disk/by-uuid/{made.uuid}"
+    return [f"# {mount.path} was on {device} during curtin installation",
+            f"{spec} {mount.path} {mount.fstype or made.fstype} {mount.options} {mount.freq} {passno}"]
+
+
+def swap_line(made: FilesystemMade) -> List[str]:
+    return [f"# swap was on {made.device} during curtin installation",
+            f"/dev/disk/by-uuid/{made.uuid} none swap sw 0 0"]
+
+
+def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
+    mounts = sorted((m for m in plan.config.of(Mount) if isinstance(m, Mount) and m.path not in ("", "none")),
+                    key=lambda m: (m.path.rstrip("/").count("/"), m.path))
+    formats = {f.id: f for f in plan.config.of(Format) if isinstance(f, Format)}
+    for mount in mounts:
+        where = os.path.join(target, mount.path.lstrip("/"))
+        os.makedirs(where, exist_ok=True)
+        if mount.device:
+            made = applied.filesystems[mount.device]
+            fstype = mount.fstype or made.fstype
+            if fstype in ("fat", "fat16", "fat32"):
+                fstype = "vfat"
+            options = [] if mount.options in ("", "defaults") else ["-o", mount.options]
+            run(["mount", "-t", fstype, *options, made.device, where], f"mount {made.device} on {mount.path}")
+            applied.mounted.append((where, made.device))
+            applied.fstab += fstab_line(mount, made, made.device)
+            del formats[mount.device]
+        else:
+            run(["mount", "-t", str(mount.fstype), "-o", mount.options, str(mount.spec), where],
+                f"mount {mount.spec} on {mount.path}")
+            applied.mounted.append((where, str(mount.spec)))
+            applied.fstab += fstab_line(mount, None, str(mount.spec))
+    for fmt in formats.values():
+        if fmt.fstype == "swap":
+            applied.fstab += swap_line(applied.filesystems[fmt.id])
+
+
+def apply_plan(plan: StoragePlan, target: str, parallel: int = 4) -> AppliedStorage:
+    applied = AppliedStorage()
+    for disk in plan.disks:
+        _wipe_disk(disk)
+    for disk in plan.disks:
+        if disk.writes_table:
+            _write_table(disk)
+        for part in disk.partitions:
+            if part.entry.wipe and not part.entry.preserve:
+                wipe(part.path, part.size, part.entry.wipe)
+    for raid in plan.config.of(Raid):
+        assert isinstance(raid, Raid)
+        _raid(plan, raid)
+    for group in plan.config.of(VolGroup):
+        assert isinstance(group, VolGroup)
+        lvs = [lv for lv in plan.config.of(LogicalVolume) if isinstance(lv, LogicalVolume)
+               and lv.volgroup == group.id]
+        _lvm(plan, group, lvs)
+    formats = [f for f in plan.config.of(Format) if isinstance(f, Format)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = {fmt.id: pool.submit(_format, plan, fmt) for fmt in formats}
+        for fid, future in futures.items():
+            applied.filesystems[fid] = future.result()
+    _mount_all(plan, target, applied)
+    return applied
+
