@@ -24,8 +24,18 @@ TEST_DEBS += $(IMAGE_DEBS)
 .PHONY: demo test unit integration cloudinit-tests lint bench venv host-debs host-test-debs cloudinit clean \
 	deb images test-images host-image-debs
 
+# `make demo VM=1`: the whole path in QEMU (root; builds or reuses the images).
 demo: venv
+ifeq ($(VM),1)
+	$(MAKE) e2e
+else
 	$(VENV)/bin/maaslike demo
+endif
+
+# The whole path in QEMU; the timeline lands in build/e2e/timeline.json.
+.PHONY: e2e
+e2e: host-test-debs venv
+	$(PY) -m tests.harness.e2e
 
 test: host-test-debs venv cloudinit test-images
 	$(PY) -m pytest -ra tests

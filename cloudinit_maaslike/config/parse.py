@@ -37,7 +37,7 @@ KNOWN_TOP = (
     "cloudconfig", "verbosity", "showtrace", "block-meta", "system_upgrade", "pollinate",
     "multipath", "udev", "timezone", "disable_overlayroot", "late_commands", "early_commands",
     "snap", "zfs", "iscsi", "nvme", "mdadm", "locale", "packages", "kernel_cmdline",
-    "bootloader", "dd", "storage_config", "network_config", "resume_data",
+    "bootloader", "dd", "storage_config", "network_config", "resume_data", "initramfs",
 )
 KNOWN_INSTALL = (
     "log_file", "log_file_append", "error_tarfile", "post_files", "save_install_config",

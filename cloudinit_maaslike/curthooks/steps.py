@@ -56,6 +56,7 @@ def validate_curthooks(cfg: Mapping[str, Any], problems: Problems) -> None:
     cloudconfig.validate(cfg.get("cloudconfig"), "cloudconfig", problems)
     system.validate_kernel(cfg.get("kernel"), "kernel", problems)
     system.validate_hostname(cfg.get("hostname"), "hostname", problems)
+    system.validate_initramfs(cfg.get("initramfs"), "initramfs", problems)
     bootloader.validate(cfg, problems)
     mode = (cfg.get("curthooks") or {}).get("mode", "auto")
     if mode not in ("auto", "builtin", "target"):

@@ -82,10 +82,56 @@ def set_hostname(ctx: HookContext) -> List[str]:
     return ["/etc/hostname", "/etc/hosts"]
 
 
+INITRAMFS_MODES = ("auto", "always", "never")
+_INITRD_STORAGE = ("raid", "lvm_volgroup", "dm_crypt", "bcache")
+
+
+def validate_initramfs(raw: Any, path: str, problems: Problems) -> None:
+    if raw is None:
+        return
+    if not isinstance(raw, Mapping) or raw.get("update", "auto") not in INITRAMFS_MODES:
+        problems.error(f"{path}.update", f"expected one of {', '.join(INITRAMFS_MODES)}")
+
+
+def initramfs_reason(ctx: HookContext) -> Optional[str]:
+    """Why the initramfs must be rebuilt, or None when the image's fits.
+
+    ``initramfs: {update: auto}`` (the default) rebuilds only when a kernel has
+    no initramfs or the storage needs mdadm/LVM/crypt at boot: regenerating it
+    otherwise changes nothing and costs minutes on slow machines.
+    """
+    mode = (ctx.cfg.get("initramfs") or {}).get("update", "auto")
+    if mode == "never":
+        return None
+    kernels = glob.glob(ctx.path("boot/vmlinu[xz]-*"))
+    if not kernels:
+        return None
+    if mode == "always":
+        return "initramfs.update is always"
+    for kernel in kernels:
+        version = os.path.basename(kernel).split("-", 1)[1]
+        if not os.path.exists(ctx.path(f"boot/initrd.img-{version}")):
+            return f"kernel {version} has no initramfs"
+    storage_state = ctx.state.get("storage_config")
+    if storage_state and os.path.exists(storage_state):
+        import yaml
+
+        with open(storage_state, encoding="utf-8") as handle:
+            layout = (yaml.safe_load(handle) or {}).get("storage") or {}
+        kinds = {str(e.get("type")) for e in layout.get("config") or [] if isinstance(e, Mapping)}
+        needed = sorted(kinds & set(_INITRD_STORAGE))
+        if needed:
+            return f"the storage uses {', '.join(needed)}"
+    return None
+
+
 def update_initramfs(ctx: HookContext) -> List[str]:
     if not ctx.has("usr/sbin/update-initramfs"):
         return []
-    if not glob.glob(ctx.path("boot/vmlinu[xz]-*")):
+    why = initramfs_reason(ctx)
+    if why is None:
+        ctx.log.info("curthooks: the image's initramfs fits; not rebuilding it (initramfs.update: always to force)")
         return []
+    ctx.log.info("curthooks: rebuilding the initramfs: %s", why)
     ctx.run(["update-initramfs", "-u", "-k", "all"], "initramfs")
-    return ["initramfs"]
+    return [f"initramfs ({why})"]

@@ -29,6 +29,7 @@ SECTION_VALIDATORS: Dict[str, Validator] = {
     "cloudconfig": cloudconfig.validate,
     "kernel": system.validate_kernel,
     "hostname": system.validate_hostname,
+    "initramfs": system.validate_initramfs,
     "apt": lambda raw, path, problems: apt.validate({"apt": raw}, problems),
     "debconf_selections": lambda raw, path, problems: apt.validate({"debconf_selections": raw}, problems),
     "grub": lambda raw, path, problems: bootloader.validate({"grub": raw}, problems),

@@ -18,6 +18,10 @@ from .targuard import HostileArchive, TarGuard
 TAR_EXTRACT = ["tar", "--extract", "--file=-", "--numeric-owner", "--same-owner",
                "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls",
                "--warning=no-unknown-keyword"]
+# Without root (a demo into a directory) owners cannot be kept: files become the
+# user's, and only user.* xattrs can be set.
+TAR_EXTRACT_UNPRIVILEGED = ["tar", "--extract", "--file=-", "--no-same-owner", "--preserve-permissions",
+                            "--xattrs", "--xattrs-include=user.*", "--warning=no-unknown-keyword"]
 
 
 def _read_exact(fd: int, count: int) -> bytes:
@@ -63,7 +67,8 @@ def splice_through(src: int, dst: int, guard: TarGuard) -> None:
 def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
     """Extract into `target`; returns the sha256 of what was downloaded."""
     source = Decompressed(reader)
-    tar = subprocess.Popen([*TAR_EXTRACT, "--directory", target], stdin=subprocess.PIPE,
+    command = TAR_EXTRACT if os.geteuid() == 0 else TAR_EXTRACT_UNPRIVILEGED
+    tar = subprocess.Popen([*command, "--directory", target], stdin=subprocess.PIPE,
                            stderr=subprocess.PIPE, bufsize=0)
     guard = TarGuard()
     assert tar.stdin is not None and tar.stderr is not None

@@ -13,6 +13,7 @@ import concurrent.futures
 import logging
 import os
 import stat
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -63,6 +64,50 @@ def wait_for_node(path: str, timeout: float = NODE_WAIT) -> None:
     LOG.info("storage: made %s (%d:%d) from sysfs", path, major, minor)
 
 
+def kernel_partitions(device: sysfs.BlockDevice) -> Dict[int, Tuple[int, int]]:
+    """number -> (start, size) in bytes, as the kernel knows them now."""
+    fresh = sysfs.device(device.path)
+    found: Dict[int, Tuple[int, int]] = {}
+    for name in fresh.partitions if fresh else ():
+        part = sysfs.device(name)
+        if part is not None:
+            found[part.partition_number] = (part.start, part.size)
+    return found
+
+
+def sync_partitions(disk: PlannedDisk, attempts: int = 20) -> None:
+    """Make the kernel's partitions of the disk match the table just written.
+
+    Kernels without partition-table parsers learn them only through BLKPG
+    (`partx`); kernels with them, where udev runs, rescan a disk by themselves
+    once it is closed after writing, and may be doing so right now.  So: look,
+    update, add what is missing, and look again, for a bounded time.
+    """
+    expected = {p.number: (p.start, p.size) for p in disk.partitions}
+    # The kernel shows an extended partition as its first EBR only (2 sectors).
+    extended = {p.number for p in disk.partitions if p.entry.flag == "extended"}
+    path = disk.device.path
+    current: Dict[int, Tuple[int, int]] = {}
+
+    def matches(number: int) -> bool:
+        seen = current.get(number)
+        if seen is None:
+            return False
+        return seen[0] == expected[number][0] if number in extended else seen == expected[number]
+
+    for attempt in range(attempts):
+        current = kernel_partitions(disk.device)
+        if all(matches(n) for n in expected):
+            return
+        for argv in (["partx", "-u", path],
+                     *(["partx", "-a", "--nr", str(n), path] for n in expected if n not in current)):
+            subprocess.run(argv, capture_output=True, timeout=30)
+        time.sleep(min(0.5, 0.02 * (attempt + 1)))
+    missing = sorted(n for n in expected if not matches(n))
+    raise StorageError(f"the kernel does not see partition(s) {', '.join(map(str, missing))} of {path} "
+                       "as written (BLKPG and rescans both failed)")
+
+
 def _forget_partitions(device: sysfs.BlockDevice) -> None:
     for name in device.partitions:
         part = sysfs.device(name)
@@ -84,8 +129,7 @@ def _write_table(disk: PlannedDisk) -> None:
     else:
         argv[1:1] = ["--wipe", "always"]
     run(argv, f"write the {disk.ptable} table of {device.path}", stdin=script)
-    run(["partx", "-a", device.path] if not append else ["partx", "-u", device.path],
-        f"tell the kernel about {device.path}'s partitions")
+    sync_partitions(disk)
     for part in disk.partitions:
         wait_for_node(part.path)
 

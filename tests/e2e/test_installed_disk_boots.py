@@ -45,6 +45,7 @@ def install_config(tmp_path, disk: str, source: str) -> dict:
                  "dns_nameservers": ["10.0.2.3"]}]},
         ]},
         "swap": {"size": "64M"},
+        "initramfs": {"update": "always"},  # exercise update-initramfs in the chroot
         "hostname": "booted-node.maas",
         "cloudconfig": {"datasource": {"content": "datasource_list: [ NoCloud, None ]\n"}},
         "write_files": {

@@ -66,6 +66,9 @@ TARGET_PACKAGES = (
     "cloud-init", "python3-cffi-backend",
     "openssh-server", "ifupdown", "isc-dhcp-client", "iproute2", "netbase",
     "ca-certificates", "e2fsprogs", "sudo", "less",
+    # cloud-init's locale module sets en_US.UTF-8; without locales it fails, and a
+    # failed top-level event marks a MAAS node failed (as real images have them)
+    "locales",
     # initramfs-tools compresses with zstd (gzip, larger, without it)
     "zstd",
 )
@@ -229,6 +232,9 @@ def build_target(b: Build) -> None:
     start_from_parent(b)
     rootfs.apt_install(b.root, b.packages, b.name, b.log, apt_archives=DEB_ARCHIVES)
     write_file(b.root, "etc/default/grub.d/50-maaslike-console.cfg", GRUB_CONSOLE)
+    write_file(b.root, "etc/locale.gen", "en_US.UTF-8 UTF-8\n")
+    write_file(b.root, "etc/default/locale", "LANG=en_US.UTF-8\n")
+    rootfs.in_root(b.root, ["locale-gen"], b.name, b.log, step="locale-gen")
     finalize_root(b)
     rootfs.pack(b.root, b.output("root.tar.zst"), b.name, b.log)
     rootfs.pack(b.root, b.output("root.tar.gz"), b.name, b.log)
