@@ -14,13 +14,9 @@ recorded.  (`make demo VM=1` boots the real thing in QEMU.)
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
@@ -35,6 +31,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 def demo_root() -> bytes:
     """A tiny root filesystem image (tar.gz) for the demo node to install."""
+    import io
+    import tarfile
+
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
         for directory in ("etc", "etc/network", "etc/cloud/cloud.cfg.d", "usr/bin", "root", "var/log"):
@@ -79,6 +78,8 @@ def demo_nodes(disk: Optional[str], workdir: str) -> Dict[str, Any]:
 
 class LoopDisk:
     def __init__(self, path: str, size: int):
+        import subprocess
+
         with open(path, "wb") as handle:
             handle.truncate(size)
         done = subprocess.run(["losetup", "--find", "--show", path], capture_output=True, text=True)
@@ -88,11 +89,15 @@ class LoopDisk:
         self.device = done.stdout.strip()
 
     def close(self) -> None:
+        import subprocess
+
         subprocess.run(["partx", "-d", self.device], capture_output=True)
         subprocess.run(["losetup", "-d", self.device], capture_output=True)
 
 
 def run(args: argparse.Namespace) -> int:
+    import tempfile
+
     from ..dsconfig import source_config
     from ..metadata import crawl
     from ..payload import decode
@@ -168,6 +173,8 @@ def run(args: argparse.Namespace) -> int:
 
 def install(payload_file: str, target: str, workdir: str) -> Dict[str, Any]:
     """`maaslike install --payload` as a process of its own, as a node runs it."""
+    import subprocess
+
     os.makedirs(workdir, exist_ok=True)
     done = subprocess.run([sys.executable, "-m", "cloudinit_maaslike", "install", "--payload", payload_file,
                            "-t", target, "--workdir", workdir], capture_output=True, text=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import glob
 import os
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Set
 
 from ..config.problems import Problems
 from ..privatefile import write_private
@@ -41,6 +41,20 @@ def install_kernel(ctx: HookContext) -> List[str]:
     ctx.run(["apt-get", "update", "-q"], "kernel")
     ctx.run(["apt-get", "install", "-q", "-y", "--no-install-recommends", package], "kernel")
     return [package]
+
+
+def copy_mdadm_conf(ctx: HookContext) -> List[str]:
+    """The arrays the install built, for a target that has mdadm."""
+    source = ctx.state.get("mdadm_conf")
+    if not source or not os.path.exists(source) or not os.path.getsize(source):
+        return []
+    if not ctx.has("etc/mdadm"):
+        ctx.log.warning("curthooks: RAID arrays were built but the image has no mdadm; "
+                        "they will not be assembled at boot")
+        return []
+    with open(source, encoding="utf-8") as handle:
+        write_private(ctx.path("etc/mdadm/mdadm.conf"), handle.read(), mode=0o644)
+    return ["/etc/mdadm/mdadm.conf"]
 
 
 def write_fstab(ctx: HookContext) -> List[str]:
@@ -97,7 +111,8 @@ def initramfs_reason(ctx: HookContext) -> Optional[str]:
     """Why the initramfs must be rebuilt, or None when the image's fits.
 
     ``initramfs: {update: auto}`` (the default) rebuilds only when a kernel has
-    no initramfs or the storage needs mdadm/LVM/crypt at boot: regenerating it
+    no initramfs, the root needs mdadm/LVM/crypt, or RAID arrays were built
+    (their names come from the mdadm.conf inside it): regenerating it
     otherwise changes nothing and costs minutes on slow machines.
     """
     mode = (ctx.cfg.get("initramfs") or {}).get("update", "auto")
@@ -118,11 +133,46 @@ def initramfs_reason(ctx: HookContext) -> Optional[str]:
 
         with open(storage_state, encoding="utf-8") as handle:
             layout = (yaml.safe_load(handle) or {}).get("storage") or {}
-        kinds = {str(e.get("type")) for e in layout.get("config") or [] if isinstance(e, Mapping)}
-        needed = sorted(kinds & set(_INITRD_STORAGE))
+        needed = boot_stack_kinds(layout.get("config") or []) & set(_INITRD_STORAGE)
         if needed:
-            return f"the storage uses {', '.join(needed)}"
+            return f"the root filesystem is on {', '.join(sorted(needed))}"
+    conf = ctx.state.get("mdadm_conf")
+    if conf and os.path.exists(conf) and os.path.getsize(conf) and ctx.has(MDADM_INITRAMFS_HOOK):
+        # the initramfs assembles every array; without the new mdadm.conf it
+        # names them md127, md126... instead of what the layout asked for
+        return "RAID arrays were built (the initramfs needs their mdadm.conf)"
     return None
+
+
+MDADM_INITRAMFS_HOOK = "usr/share/initramfs-tools/hooks/mdadm"
+
+
+BOOT_PATHS = ("/", "/usr", "/boot")
+
+
+def boot_stack_kinds(entries: List[Any]) -> Set[str]:
+    """Entry types under the filesystems mounted at boot (/, /usr, /boot).
+
+    Only those need mdadm, LVM or crypt in the initramfs; a data mount on RAID
+    is assembled after the root is up.
+    """
+    by_id = {e.get("id"): e for e in entries if isinstance(e, Mapping)}
+    found: Set[str] = set()
+    todo = [e.get("device") for e in entries
+            if isinstance(e, Mapping) and e.get("type") == "mount" and e.get("path") in BOOT_PATHS]
+    seen: Set[Any] = set()
+    while todo:
+        ident = todo.pop()
+        entry = by_id.get(ident)
+        if entry is None or ident in seen:
+            continue
+        seen.add(ident)
+        found.add(str(entry.get("type")))
+        for key in ("volume", "device", "volgroup"):
+            if entry.get(key):
+                todo.append(entry[key])
+        todo.extend(entry.get("devices") or [])
+    return found
 
 
 def update_initramfs(ctx: HookContext) -> List[str]:

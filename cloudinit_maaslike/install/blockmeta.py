@@ -18,6 +18,8 @@ import yaml
 
 from ..privatefile import write_private
 from ..storage.apply import apply_plan
+from ..storage.commands import run
+from ..storage.model import Raid
 from ..storage.plan import StoragePlan, make_plan
 from ..storage.schema import parse_storage
 from ..storage.simple import choose_disk, platform, simple_layout
@@ -77,5 +79,9 @@ def block_meta(ctx: StepContext, args: Sequence[str]) -> None:
         handle.write(fstab)
     write_private(ctx.work.state_file("storage_config"),
                   yaml.safe_dump({"storage": dict(storage)}, default_flow_style=False))
+    if any(isinstance(e, Raid) for e in plan.config.entries):
+        # what the installed system needs to assemble the arrays (curtin's mdadm.conf)
+        scan = run(["mdadm", "--detail", "--scan"], "describe the RAID arrays")
+        write_private(ctx.work.state_file("mdadm.conf"), scan, mode=0o644)
     ctx.log.info("partitioning: done in %.2f s (%d filesystem(s), %d mount(s))",
                  time.monotonic() - started, len(applied.filesystems), len(applied.mounted))

@@ -33,6 +33,7 @@ def curtin_state(ctx: StepContext) -> Dict[str, Optional[str]]:
         "network_config": work.state_file("network_config"),
         "network_state": work.state_file("network_state"),
         "storage_config": work.state_file("storage_config"),
+        "mdadm_conf": work.state_file("mdadm.conf"),
         "report_stack_prefix": ctx.report_stack,
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 # 6-byte Ethernet, or 20-byte InfiniBand hardware addresses.
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$|^[0-9a-f]{2}(:[0-9a-f]{2}){19}$")
@@ -45,42 +45,33 @@ def _prefix(netmask: Any, version: int) -> int:
     return prefix
 
 
-def ip_interface(address: Any, netmask: Any = None) -> str:
-    """An address with its prefix (10.0.0.4/24), from CIDR or address + netmask."""
-    if not isinstance(address, str) or not address.strip():
-        raise BadValue(f"expected an address such as 10.0.0.4/24, got {address!r}")
-    text = address.strip()
-    host, slash, given = text.partition("/")
+def _split(value: Any, netmask: Any, example: str, noun: str) -> Tuple[str, Any, int]:
+    """Host part, prefix as given (after '/' or as a netmask) and IP version."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadValue(f"expected {example}, got {value!r}")
+    host, slash, given = value.strip().partition("/")
     try:
         version = ipaddress.ip_address(host).version
     except ValueError:
-        raise BadValue(f"not an IP address: {address!r}")
+        raise BadValue(f"not {noun}: {value!r}")
     if slash and netmask is not None and _prefix(given, version) != _prefix(netmask, version):
-        raise BadValue(f"the prefix of {address} disagrees with netmask {netmask}")
-    if not slash and netmask is None:
+        raise BadValue(f"the prefix of {value} disagrees with netmask {netmask}")
+    return host, given if slash else netmask, version
+
+
+def ip_interface(address: Any, netmask: Any = None) -> str:
+    """An address with its prefix (10.0.0.4/24), from CIDR or address + netmask."""
+    host, given, version = _split(address, netmask, "an address such as 10.0.0.4/24", "an IP address")
+    if given is None:
         raise BadValue(f"{address} needs a prefix (such as {host}/24) or a netmask")
-    prefix = _prefix(given if slash else netmask, version)
-    return str(ipaddress.ip_interface(f"{host}/{prefix}"))
+    return str(ipaddress.ip_interface(f"{host}/{_prefix(given, version)}"))
 
 
 def ip_network(destination: Any, netmask: Any = None) -> str:
     """A route destination as a network in CIDR form; host bits are an error."""
-    if not isinstance(destination, str) or not destination.strip():
-        raise BadValue(f"expected a network such as 10.1.0.0/16, got {destination!r}")
-    text = destination.strip()
-    host, slash, given = text.partition("/")
-    try:
-        version = ipaddress.ip_address(host).version
-    except ValueError:
-        raise BadValue(f"not a network: {destination!r}")
-    if slash and netmask is not None and _prefix(given, version) != _prefix(netmask, version):
-        raise BadValue(f"the prefix of {destination} disagrees with netmask {netmask}")
-    if slash:
-        prefix = _prefix(given, version)
-    elif netmask is not None:
-        prefix = _prefix(netmask, version)
-    else:
-        prefix = 32 if version == 4 else 128
+    host, given, version = _split(destination, netmask, "a network such as 10.1.0.0/16", "a network")
+    # a bare address is a host route
+    prefix = (32 if version == 4 else 128) if given is None else _prefix(given, version)
     try:
         return str(ipaddress.ip_network(f"{host}/{prefix}"))
     except ValueError:

@@ -11,7 +11,7 @@ import os
 import subprocess
 from typing import Optional
 
-from .pipeline import Decompressed, pump
+from .pipeline import Decompressed, pump, widen_pipe
 from .reader import SourceError, SourceReader
 from .targuard import HostileArchive, TarGuard
 
@@ -24,42 +24,40 @@ TAR_EXTRACT_UNPRIVILEGED = ["tar", "--extract", "--file=-", "--no-same-owner", "
                             "--xattrs", "--xattrs-include=user.*", "--warning=no-unknown-keyword"]
 
 
-def _read_exact(fd: int, count: int) -> bytes:
-    parts = []
-    while count:
-        data = os.read(fd, count)
-        if not data:
-            break
-        parts.append(data)
-        count -= len(data)
-    return b"".join(parts)
+SPLICE_AT_LEAST = 256 << 10
 
 
 def splice_through(src: int, dst: int, guard: TarGuard) -> None:
-    """Move the stream from one pipe to the other, showing the guard only headers.
+    """Move the stream from one pipe to the other, the guard seeing every header.
 
-    File data goes kernel to kernel with splice(2): for a root image nearly all
-    the bytes never enter Python, so the guard costs almost nothing.
+    Small members go through in 1 MiB reads (many headers per system call);
+    the bulk of a large member goes kernel to kernel with splice(2), never
+    entering Python.  A chunk is written on only after the guard has read it,
+    so tar never sees a header the guard refused.
     """
     while True:
         skip = guard.passthrough
-        while skip:
-            moved = os.splice(src, dst, min(skip, 1 << 20))
-            if not moved:
-                return  # the stream ended inside a member: tar reports it
-            guard.passed(moved)
-            skip -= moved
+        if skip >= SPLICE_AT_LEAST:
+            while skip:
+                moved = os.splice(src, dst, min(skip, 1 << 20))
+                if not moved:
+                    return  # the stream ended inside a member: tar reports it
+                guard.passed(moved)
+                skip -= moved
+            continue
         if guard.ended:
             # tar stops reading at the end-of-archive blocks and may be gone: the
             # trailing padding is drained here, never written to it.
             while os.read(src, 1 << 20):
                 pass
             return
-        block = _read_exact(src, 512)
-        if not block:
+        data = os.read(src, 1 << 20)
+        if not data:
             return
-        guard.feed(block)  # refuses before tar sees the hostile header
-        view = memoryview(block)
+        guard.feed(data)
+        if guard.ended:
+            data = data[:len(data) - guard.trailing]
+        view = memoryview(data)
         while view:
             view = view[os.write(dst, view):]
 
@@ -72,6 +70,7 @@ def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
                            stderr=subprocess.PIPE, bufsize=0)
     guard = TarGuard()
     assert tar.stdin is not None and tar.stderr is not None
+    widen_pipe(tar.stdin.fileno())
 
     def into_tar(data: bytes) -> None:
         if guard.ended:

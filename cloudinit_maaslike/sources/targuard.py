@@ -85,6 +85,7 @@ class TarGuard:
         self._zero_blocks = 0
         self.ended = False
         self.members = 0
+        self.trailing = 0  # of the last chunk fed, bytes after the end of the archive
 
     @property
     def passthrough(self) -> int:
@@ -98,8 +99,10 @@ class TarGuard:
     def feed(self, data: bytes) -> None:
         view = memoryview(data)
         pos = 0
+        self.trailing = 0
         while pos < len(view):
             if self.ended:
+                self.trailing = len(view) - pos  # bytes after the end-of-archive blocks
                 return
             if self._skip:
                 take = min(self._skip, len(view) - pos)

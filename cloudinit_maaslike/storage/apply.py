@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, Tuple
 from . import sysfs
 from .commands import StorageError, run
 from .mkfs import make_filesystem
-from .model import Format, LogicalVolume, Mount, Raid, VolGroup
+from .model import Format, LogicalVolume, Mount, Raid, VolGroup, mount_type
 from .plan import PlannedDisk, StoragePlan
 from .sfdisk import sfdisk_script
 from .wipe import wipe
@@ -175,7 +175,9 @@ def _lvm(plan: StoragePlan, group: VolGroup, volumes: List[LogicalVolume]) -> No
         size = ["-L", f"{lv.size}B"] if lv.size else ["-l", "100%FREE"]
         run(["lvcreate", "-y", "-W", "y", *size, "-n", lv.name, group.name],
             f"create logical volume {group.name}/{lv.name}", env=env)
-    run(["vgchange", "-a", "y", "--mknodes", group.name], f"activate {group.name}", env=env)
+    run(["vgchange", "-a", "y", group.name], f"activate {group.name}", env=env)
+    # /dev/<vg>/<lv> without waiting on udev (there may be none)
+    run(["vgmknodes", group.name], f"make device nodes for {group.name}", env=env)
 
 
 def _format(plan: StoragePlan, fmt: Format) -> FilesystemMade:
@@ -202,7 +204,7 @@ def fstab_line(mount: Mount, made: Optional[FilesystemMade], device: str) -> Lis
     passno = mount.passno if mount.passno is not None else 1
     spec = f"/dev/disk/by-uuid/{made.uuid}"
     return [f"# {mount.path} was on {device} during curtin installation",
-            f"{spec} {mount.path} {mount.fstype or made.fstype} {mount.options} {mount.freq} {passno}"]
+            f"{spec} {mount.path} {mount_type(mount.fstype or made.fstype)} {mount.options} {mount.freq} {passno}"]
 
 
 def swap_line(made: FilesystemMade) -> List[str]:
@@ -219,9 +221,7 @@ def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
         os.makedirs(where, exist_ok=True)
         if mount.device:
             made = applied.filesystems[mount.device]
-            fstype = mount.fstype or made.fstype
-            if fstype in ("fat", "fat16", "fat32"):
-                fstype = "vfat"
+            fstype = mount_type(mount.fstype or made.fstype)
             options = [] if mount.options in ("", "defaults") else ["-o", mount.options]
             run(["mount", "-t", fstype, *options, made.device, where], f"mount {made.device} on {mount.path}")
             applied.mounted.append((where, made.device))

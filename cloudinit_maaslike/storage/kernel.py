@@ -11,6 +11,8 @@ import os
 import subprocess
 from typing import Optional
 
+from .model import mount_type
+
 
 def _read(path: str) -> str:
     try:
@@ -37,7 +39,7 @@ def has_device_mapper() -> bool:
 
 
 def can_mount(fstype: str) -> bool:
-    name = {"fat": "vfat", "fat16": "vfat", "fat32": "vfat"}.get(fstype, fstype)
+    name = mount_type(fstype)
     listed = {line.split()[-1] for line in _read("/proc/filesystems").splitlines() if line.strip()}
     return name in listed or _loadable(name)
 

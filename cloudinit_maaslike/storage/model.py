@@ -9,6 +9,11 @@ PTABLES = ("gpt", "msdos")
 PTABLE_ALIASES = {"dos": "msdos", "msdos": "msdos", "gpt": "gpt"}
 WIPE_MODES = ("superblock", "superblock-recursive", "zero", "random", "pvremove")
 FSTYPES = ("ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "fat", "fat16", "fat32", "swap")
+
+
+def mount_type(fstype: str) -> str:
+    """The name mount(8) and fstab know: MAAS says fat32, the kernel says vfat."""
+    return "vfat" if fstype in ("fat", "fat16", "fat32") else fstype
 FLAGS = ("boot", "bios_grub", "esp", "prep", "swap", "extended", "logical", "home", "linux",
          "lvm", "raid", "msftres", "primary")
 UNSUPPORTED_TYPES = ("bcache", "dm_crypt", "zpool", "zfs", "dasd", "nvme_controller", "image",

@@ -50,6 +50,7 @@ def test_every_request_that_needs_it_was_signed(result):
 def test_the_installed_system_checked_in_with_its_hostname_and_key(result):
     assert result.check["host"] == e2e.HOSTNAME
     assert result.check["key"] == e2e.SSH_KEY.split()[1]
+    assert result.check["firmware"] == "bios" and result.check["md"] == ""
     assert any(e["kind"] == "status" and e.get("status") == "deployed" for e in result.events)
 
 

@@ -82,7 +82,7 @@ def test_installed_debian_disk_boots_with_its_network_fstab_and_hostname(tmp_pat
     with qemu.VM(spec) as vm:
         vm.wait_for(r"Cloud-init v\. \S+ running 'init-local'", timeout=600, what="the installed system's cloud-init")
         found = vm.wait_for(r"MAASLIKE-CHECK addr=(\S*) swap=(\S*) root=(\S*) host=(\S*)", timeout=600,
-                            what="the runcmd report")
+                            what="the runcmd report", fail_on=qemu.BOOT_FAILED)
     addr, swap, root, host = found.groups()
     assert addr == "10.0.2.15/24"
     assert swap == "/swap.img"

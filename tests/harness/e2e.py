@@ -44,9 +44,50 @@ CHECK = "MAASLIKE-E2E-CHECK"
 DISK_SIZE = 4 << 30
 USER_DATA = f"""#cloud-config
 runcmd:
-  - [sh, -c, 'echo "{CHECK} host=$(hostname) key=$(cut -d" " -f2 /home/debian/.ssh/authorized_keys | head -1)"
+  - [sh, -c, 'echo "{CHECK} host=$(hostname) key=$(cut -d" " -f2 /home/debian/.ssh/authorized_keys | head -1)
+     fw=$(test -d /sys/firmware/efi && echo uefi || echo bios)
+     srv=$(findmnt -no SOURCE,FSTYPE /srv | tr " " ,) md=$(for d in /sys/block/md*; do test -e $d/md/level &&
+     echo ${{d##*/}}:$(cat $d/md/level); done | head -1)"
      > /dev/ttyS0']
 """
+
+
+RAID_LVM_STORAGE = {"version": 1, "config": [
+    {"id": "vda", "type": "disk", "path": "/dev/vda", "ptable": "gpt", "wipe": "superblock", "grub_device": True},
+    {"id": "vda-bios", "type": "partition", "device": "vda", "number": 1, "size": "1M", "flag": "bios_grub"},
+    {"id": "vda-root", "type": "partition", "device": "vda", "number": 2, "size": "3G"},
+    {"id": "vda-root_fs", "type": "format", "volume": "vda-root", "fstype": "ext4", "label": "root"},
+    {"id": "vda-root_mount", "type": "mount", "device": "vda-root_fs", "path": "/"},
+    {"id": "vdb", "type": "disk", "path": "/dev/vdb", "ptable": "gpt", "wipe": "superblock"},
+    {"id": "vdc", "type": "disk", "path": "/dev/vdc", "ptable": "gpt", "wipe": "superblock"},
+    {"id": "vdb1", "type": "partition", "device": "vdb", "number": 1, "size": "900M", "flag": "raid"},
+    {"id": "vdc1", "type": "partition", "device": "vdc", "number": 1, "size": "900M", "flag": "raid"},
+    {"id": "md0", "type": "raid", "name": "md0", "raidlevel": 1, "devices": ["vdb1", "vdc1"]},
+    {"id": "vg0", "type": "lvm_volgroup", "name": "vg0", "devices": ["md0"]},
+    {"id": "lv-data", "type": "lvm_partition", "name": "data", "volgroup": "vg0", "size": "500M"},
+    {"id": "lv-data_fs", "type": "format", "volume": "lv-data", "fstype": "xfs"},
+    # nofail: were the volume not there at boot, the check reports srv= empty
+    # instead of the boot stopping in emergency mode (the device can take tens of
+    # seconds to show up under TCG: the timeout is systemd's default)
+    {"id": "lv-data_mount", "type": "mount", "device": "lv-data_fs", "path": "/srv",
+     "options": "nofail,x-systemd.device-timeout=90s"},
+]}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What varies between end-to-end runs: firmware, disks, storage layout."""
+
+    name: str = "bios"
+    uefi: bool = False
+    extra_disks: int = 0  # 1 GiB each, besides the 4 GiB install disk
+    storage: Optional[Dict[str, Any]] = None  # MAAS-style; None: simple mode
+
+
+BIOS = Scenario()
+UEFI = Scenario("uefi", uefi=True)
+RAID_LVM = Scenario("raid-lvm", extra_disks=2, storage=RAID_LVM_STORAGE)
+SCENARIOS = {s.name: s for s in (BIOS, UEFI, RAID_LVM)}
 
 
 class E2EFailed(RuntimeError):
@@ -65,19 +106,22 @@ class Result:
     accel: str = ""
 
 
-def inventory(path: str) -> None:
+def inventory(path: str, scenario: Scenario = BIOS) -> None:
+    curtin: Dict[str, Any] = {
+        # the VM's NIC, by MAC, with DHCP from QEMU's user network
+        "network": {"version": 1, "config": [
+            {"type": "physical", "name": "eth0", "mac_address": MAC, "subnets": [{"type": "dhcp"}]}]},
+        "swap": {"size": "0"},
+    }
+    if scenario.storage is not None:
+        curtin["storage"] = scenario.storage
     nodes = {"nodes": [{
         "system_id": SYSTEM_ID, "hostname": HOSTNAME, "domain": "maas", "status": "deploying",
         "osystem": "debian", "release": "bookworm",
         "public_keys": [SSH_KEY],
         "user_data": USER_DATA,
         "source": "/images/target-root.tar.zst",
-        "curtin": {
-            # the VM's NIC, by MAC, with DHCP from QEMU's user network
-            "network": {"version": 1, "config": [
-                {"type": "physical", "name": "eth0", "mac_address": MAC, "subnets": [{"type": "dhcp"}]}]},
-            "swap": {"size": "0"},
-        },
+        "curtin": curtin,
     }]}
     with open(path, "w") as handle:
         yaml.safe_dump(nodes, handle)
@@ -141,7 +185,7 @@ def timeline(started: float, rebooted: float, finished: float,
     }
 
 
-def run(workdir: str, timeline_path: Optional[str] = None, log=print) -> Result:
+def run(workdir: str, timeline_path: Optional[str] = None, log=print, scenario: Scenario = BIOS) -> Result:
     """The whole path; raises `E2EFailed` (or qemu.VMError) with details."""
     from tests.integration.servers import ServeProcess
 
@@ -158,20 +202,22 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print) -> Result:
         if not os.path.exists(link):
             os.link(source, link)
     nodes, state = os.path.join(workdir, "nodes.yaml"), os.path.join(workdir, "state")
-    inventory(nodes)
+    inventory(nodes, scenario)
     disk = os.path.join(workdir, "disk.img")
-    with open(disk, "wb") as handle:
-        handle.truncate(DISK_SIZE)
+    disks = [disk] + [os.path.join(workdir, f"disk{i + 1}.img") for i in range(scenario.extra_disks)]
+    for index, path in enumerate(disks):
+        with open(path, "wb") as handle:
+            handle.truncate(DISK_SIZE if index == 0 else 1 << 30)
     server = ServeProcess(nodes, state, "--images", served)
     vmdir = os.path.join(workdir, "vm")
     try:
         base = f"http://{qemu.HOST_FROM_GUEST}:{server.port}"
-        spec = qemu.VMSpec("install", vmdir, memory_mib=2048, cpus=2, mac=MAC, disks=[disk],
-                           kernel=eph.file("boot-kernel"), initrd=eph.file("boot-initrd"))
+        spec = qemu.VMSpec("install", vmdir, memory_mib=2048, cpus=2, mac=MAC, disks=disks,
+                           kernel=eph.file("boot-kernel"), initrd=eph.file("boot-initrd"), uefi=scenario.uefi)
         spec.cmdline = ephemeral_cmdline(base, SYSTEM_ID, HOSTNAME, f"{base}/images/squashfs", spec.bootif,
                                          extra=("console=ttyS0", "panic=-1"))
         started = time.time()
-        log(f"[e2e] first boot: ephemeral image, installing onto {disk}")
+        log(f"[e2e] {scenario.name}: first boot: ephemeral image, installing onto {disk}")
         with qemu.VM(spec) as vm:
             accel = vm.accel
             try:
@@ -186,10 +232,15 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print) -> Result:
         events, node_state = node_records(state)
         log(f"[e2e] installed and rebooted after {rebooted - started:.0f} s; node status "
             f"{node_state.get('status')}, netboot {'on' if node_state.get('netboot', True) else 'off'}")
-        spec2 = qemu.VMSpec("installed", vmdir, memory_mib=1536, cpus=2, mac=MAC, disks=[disk], accel=accel)
+        spec2 = qemu.VMSpec("installed", vmdir, memory_mib=1536, cpus=2, mac=MAC, disks=disks, accel=accel,
+                            uefi=scenario.uefi)
+        if scenario.uefi:  # the same machine: its NVRAM holds the boot entry the install made
+            shutil.copyfile(os.path.join(vmdir, "install.OVMF_VARS.fd"),
+                            os.path.join(vmdir, "installed.OVMF_VARS.fd"))
         with qemu.VM(spec2) as vm:
             try:
-                found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*)", 900, "the installed system's check")
+                found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*) fw=(\S*) srv=(\S*) md=(\S*)", 900,
+                                    "the installed system's check", fail_on=qemu.BOOT_FAILED)
             except qemu.VMError as exc:
                 events, _ = node_records(state)
                 raise E2EFailed(f"second boot: {exc}", exc.report() + _summary(events)) from None
@@ -200,9 +251,11 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print) -> Result:
         server.stop()
         shutil.copy(server.log_path, os.path.join(vmdir, "server.log"))
     result = Result(timeline(started, rebooted, finished, events), events, install_console, installed_console,
-                    {"host": found.group(1), "key": found.group(2), "status": node_state.get("status", "")},
+                    {"host": found.group(1), "key": found.group(2), "firmware": found.group(3),
+                     "srv": found.group(4), "md": found.group(5), "status": node_state.get("status", "")},
                     accel)
     result.timeline["accel"] = accel
+    result.timeline["scenario"] = scenario.name
     if timeline_path:
         os.makedirs(os.path.dirname(timeline_path), exist_ok=True)
         with open(timeline_path, "w") as handle:
@@ -231,10 +284,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default=os.path.join(REPO, "build", "e2e", "run"))
     parser.add_argument("--timeline", default=os.path.join(REPO, "build", "e2e", "timeline.json"))
+    parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="bios")
     args = parser.parse_args()
     shutil.rmtree(args.workdir, ignore_errors=True)
     try:
-        result = run(args.workdir, args.timeline)
+        result = run(args.workdir, args.timeline, scenario=SCENARIOS[args.scenario])
     except (E2EFailed, qemu.VMError) as exc:
         print(f"e2e: {exc}", file=sys.stderr)
         details = getattr(exc, "details", "") or getattr(exc, "tail", "")

@@ -71,6 +71,8 @@ TARGET_PACKAGES = (
     "locales",
     # initramfs-tools compresses with zstd (gzip, larger, without it)
     "zstd",
+    # what assembles installed RAID arrays and LVM volumes at boot (MAAS's images have both)
+    "mdadm", "lvm2",
 )
 EPHEMERAL_PACKAGES = (
     # the project's runtime dependencies (the .deb's Depends)

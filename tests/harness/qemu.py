@@ -58,6 +58,15 @@ class VMExited(VMError):
     pass
 
 
+class GuestFailed(VMError):
+    """The guest said it failed (emergency mode, a panic): no point waiting out the timeout."""
+
+
+# What a Debian guest prints when its boot has gone wrong for good.
+BOOT_FAILED = (r"You are in emergency mode|Kernel panic - not syncing|"
+               r"Give root password for maintenance|Press Enter for maintenance")
+
+
 def can_run() -> Optional[str]:
     """None when VMs can be started here, else why not."""
     if shutil.which(QEMU) is None:
@@ -222,15 +231,25 @@ class VM:
         text = self.serial().replace("\r", "")
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_for(self, pattern: str, timeout: float, what: Optional[str] = None) -> re.Match[str]:
-        """The first match of `pattern` on the serial console, waiting up to `timeout` s."""
+    def wait_for(self, pattern: str, timeout: float, what: Optional[str] = None,
+                 fail_on: Optional[str] = None) -> re.Match[str]:
+        """The first match of `pattern` on the serial console, waiting up to `timeout` s.
+
+        `fail_on`: a pattern that, once on the console, means `pattern` will never come.
+        """
         regex = re.compile(pattern)
+        failed = re.compile(fail_on) if fail_on else None
         what = what or f"/{pattern}/"
         deadline = time.monotonic() + timeout
         while True:
-            found = regex.search(self.serial())
+            console = self.serial()
+            found = regex.search(console)
             if found:
                 return found
+            gone = failed.search(console) if failed else None
+            if gone:
+                raise GuestFailed(f"{self.spec.name}: the guest printed {gone.group(0)!r} after "
+                                  f"{self.elapsed:.0f}s, before {what} ({self.serial_log})", self.tail())
             if self.proc is not None and self.proc.poll() is not None:
                 qemu = _read(self.qemu_log).strip().splitlines()[-1:]
                 raise VMExited(f"{self.spec.name}: QEMU exited ({self.proc.returncode}) after "

@@ -50,3 +50,24 @@ def test_accel_can_be_forced_and_tcg_without_proof(monkeypatch):
     monkeypatch.setattr(qemu, "_probed", {"/k": "kvm"})
     monkeypatch.setattr(qemu.os, "access", lambda *a: True)
     assert qemu.detect_accel(None) == "kvm"  # a host property: an earlier probe answers
+
+
+def test_a_guest_in_emergency_mode_fails_the_wait_at_once(tmp_path):
+    """The installed system dropping to emergency mode ends the wait, not the 15-minute timeout."""
+    import time
+
+    import pytest
+
+    vm = qemu.VM(qemu.VMSpec("installed", str(tmp_path), accel="tcg"))
+    with open(vm.serial_log, "w") as handle:
+        handle.write("[FAILED] Failed to mount boot-efi.mount - /boot/efi.\r\n"
+                     "You are in emergency mode. After logging in, type \"journalctl -xb\"\r\n")
+    started = time.monotonic()
+    with pytest.raises(qemu.GuestFailed) as caught:
+        vm.wait_for("MAASLIKE-CHECK", 600, "the check", fail_on=qemu.BOOT_FAILED)
+    assert time.monotonic() - started < 5
+    assert "'You are in emergency mode'" in str(caught.value) and "before the check" in str(caught.value)
+    assert "Failed to mount" in caught.value.tail
+    # without fail_on, the same console only times out
+    with pytest.raises(qemu.BootTimeout):
+        vm.wait_for("MAASLIKE-CHECK", 0.1)

@@ -169,3 +169,15 @@ def test_kernel_support_is_checked_before_any_write():
     text = str(info.value)
     assert "(id: md0): this kernel has no md (software RAID) support; cannot build it" in text
     assert "(id: m): this kernel cannot mount xfs (for /)" in text
+
+
+def test_fstab_names_fat_as_the_kernel_does():
+    """MAAS's ESP is 'fat32'; an fstab saying so fails to mount and stops boot at local-fs."""
+    from cloudinit_maaslike.storage.apply import FilesystemMade, fstab_line
+    from cloudinit_maaslike.storage.model import Mount
+
+    made = FilesystemMade("/dev/vda15", "fat32", "B929-573C")
+    line = fstab_line(Mount("esp-mount", "/boot/efi", device="esp"), made, "/dev/vda15")[-1]
+    assert line == "/dev/disk/by-uuid/B929-573C /boot/efi vfat defaults 0 1"
+    root = FilesystemMade("/dev/vda1", "ext4", "9fc4")
+    assert fstab_line(Mount("m", "/", device="r"), root, "/dev/vda1")[-1].split()[2] == "ext4"
