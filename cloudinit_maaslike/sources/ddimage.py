@@ -21,6 +21,7 @@ from ..storage.commands import StorageError, run
 from ..storage.inuse import open_exclusive
 from .pipeline import CHUNK, Decompressed
 from .reader import SourceError, SourceReader
+from .writeback import EarlyWriteback
 
 TAR_WRAPPED = ("dd-tgz", "dd-tbz", "dd-txz", "dd-tar")
 ROOT_FSTYPES = ("ext4", "ext3", "ext2", "xfs", "btrfs")
@@ -84,17 +85,18 @@ def write_image(reader: SourceReader, kind: str, disk: sysfs.BlockDevice) -> Opt
     stream = _Unwrapped(source) if kind in TAR_WRAPPED else source
     written = 0
     try:
-        while True:
-            data = stream.read(4 * CHUNK)
-            if not data:
-                break
-            if written + len(data) > disk.size:
-                raise SourceError(f"{reader.uri}: the image is larger than {disk.path} "
-                                  f"({disk.size} bytes)")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            written += len(data)
+        with EarlyWriteback(device_fd=fd):
+            while True:
+                data = stream.read(4 * CHUNK)
+                if not data:
+                    break
+                if written + len(data) > disk.size:
+                    raise SourceError(f"{reader.uri}: the image is larger than {disk.path} "
+                                      f"({disk.size} bytes)")
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                written += len(data)
         os.fsync(fd)
         digest = stream.finish()
     except BaseException:

@@ -14,6 +14,7 @@ from typing import Optional
 from .pipeline import Decompressed, pump, widen_pipe
 from .reader import SourceError, SourceReader
 from .targuard import HostileArchive, TarGuard
+from .writeback import EarlyWriteback
 
 TAR_EXTRACT = ["tar", "--extract", "--file=-", "--numeric-owner", "--same-owner",
                "--preserve-permissions", "--xattrs", "--xattrs-include=*", "--acls",
@@ -82,23 +83,24 @@ def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
             if not guard.ended:
                 raise
 
-    try:
-        if source.process is not None and hasattr(os, "splice"):
-            assert source.process.stdout is not None
-            splice_through(source.process.stdout.fileno(), tar.stdin.fileno(), guard)
-        else:
-            pump(source, into_tar)
-        tar.stdin.close()
-        digest = source.finish()
-    except (HostileArchive, SourceError, BrokenPipeError) as exc:
-        source.abort()
-        tar.kill()
-        tar.wait()
-        if isinstance(exc, BrokenPipeError):
-            raise SourceError(f"{reader.uri}: tar stopped: {tar.stderr.read().decode(errors='replace').strip()}"
-                              ) from None
-        raise
-    returncode = tar.wait()
+    with EarlyWriteback(target):
+        try:
+            if source.process is not None and hasattr(os, "splice"):
+                assert source.process.stdout is not None
+                splice_through(source.process.stdout.fileno(), tar.stdin.fileno(), guard)
+            else:
+                pump(source, into_tar)
+            tar.stdin.close()
+            digest = source.finish()
+        except (HostileArchive, SourceError, BrokenPipeError) as exc:
+            source.abort()
+            tar.kill()
+            tar.wait()
+            if isinstance(exc, BrokenPipeError):
+                raise SourceError(f"{reader.uri}: tar stopped: "
+                                  f"{tar.stderr.read().decode(errors='replace').strip()}") from None
+            raise
+        returncode = tar.wait()
     if returncode != 0:
         message = tar.stderr.read().decode("utf-8", "replace").strip().splitlines()
         raise SourceError(f"{reader.uri}: tar failed (exit {returncode}): {message[-1] if message else ''}")
