@@ -82,12 +82,20 @@ class Scenario:
     uefi: bool = False
     extra_disks: int = 0  # 1 GiB each, besides the 4 GiB install disk
     storage: Optional[Dict[str, Any]] = None  # MAAS-style; None: simple mode
+    image: str = "target"  # the root image installed (tests/harness/images.py)
+    # False: stop after the install (an image with no kernel cannot boot)
+    boots_installed: bool = True
+    curtin: Optional[Dict[str, Any]] = None  # more curtin config for the node
 
 
 BIOS = Scenario()
 UEFI = Scenario("uefi", uefi=True)
 RAID_LVM = Scenario("raid-lvm", extra_disks=2, storage=RAID_LVM_STORAGE)
-SCENARIOS = {s.name: s for s in (BIOS, UEFI, RAID_LVM)}
+# The install alone, of a debootstrap minbase root (no kernel, no grub): the
+# figure issue 7 names for the install itself.
+MINBASE = Scenario("minbase-install", image="minbase", boots_installed=False,
+                   curtin={"kernel": {"install": False}})
+SCENARIOS = {s.name: s for s in (BIOS, UEFI, RAID_LVM, MINBASE)}
 
 
 class E2EFailed(RuntimeError):
@@ -115,6 +123,7 @@ def inventory(path: str, scenario: Scenario = BIOS) -> None:
     }
     if scenario.storage is not None:
         curtin["storage"] = scenario.storage
+    curtin.update(scenario.curtin or {})
     nodes = {"nodes": [{
         "system_id": SYSTEM_ID, "hostname": HOSTNAME, "domain": "maas", "status": "deploying",
         "osystem": "debian", "release": "bookworm",
@@ -193,7 +202,7 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print, scenario: 
     if why:
         raise E2EFailed(f"cannot run the end-to-end path here: {why}")
     eph = images.ensure("ephemeral")
-    target = images.ensure("target")
+    target = images.ensure(scenario.image)
     os.makedirs(workdir, exist_ok=True)
     served = os.path.join(workdir, "images")
     os.makedirs(served, exist_ok=True)
@@ -232,28 +241,32 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print, scenario: 
         events, node_state = node_records(state)
         log(f"[e2e] installed and rebooted after {rebooted - started:.0f} s; node status "
             f"{node_state.get('status')}, netboot {'on' if node_state.get('netboot', True) else 'off'}")
-        spec2 = qemu.VMSpec("installed", vmdir, memory_mib=1536, cpus=2, mac=MAC, disks=disks, accel=accel,
-                            uefi=scenario.uefi)
-        if scenario.uefi:  # the same machine: its NVRAM holds the boot entry the install made
-            shutil.copyfile(os.path.join(vmdir, "install.OVMF_VARS.fd"),
-                            os.path.join(vmdir, "installed.OVMF_VARS.fd"))
-        with qemu.VM(spec2) as vm:
-            try:
-                found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*) fw=(\S*) srv=(\S*) md=(\S*)", 900,
-                                    "the installed system's check", fail_on=qemu.BOOT_FAILED)
-            except qemu.VMError as exc:
-                events, _ = node_records(state)
-                raise E2EFailed(f"second boot: {exc}", exc.report() + _summary(events)) from None
-            finished = time.time()
-            installed_console = vm.serial()
+        check: Dict[str, str] = {}
+        installed_console = ""
+        finished = rebooted
+        if scenario.boots_installed:
+            spec2 = qemu.VMSpec("installed", vmdir, memory_mib=1536, cpus=2, mac=MAC, disks=disks, accel=accel,
+                                uefi=scenario.uefi)
+            if scenario.uefi:  # the same machine: its NVRAM holds the boot entry the install made
+                shutil.copyfile(os.path.join(vmdir, "install.OVMF_VARS.fd"),
+                                os.path.join(vmdir, "installed.OVMF_VARS.fd"))
+            with qemu.VM(spec2) as vm:
+                try:
+                    found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*) fw=(\S*) srv=(\S*) md=(\S*)", 900,
+                                        "the installed system's check", fail_on=qemu.BOOT_FAILED)
+                except qemu.VMError as exc:
+                    events, _ = node_records(state)
+                    raise E2EFailed(f"second boot: {exc}", exc.report() + _summary(events)) from None
+                finished = time.time()
+                installed_console = vm.serial()
+            check = dict(zip(("host", "key", "firmware", "srv", "md"), found.groups()))
         events, node_state = node_records(state)
     finally:
         server.stop()
         shutil.copy(server.log_path, os.path.join(vmdir, "server.log"))
+    check["status"] = node_state.get("status", "")
     result = Result(timeline(started, rebooted, finished, events), events, install_console, installed_console,
-                    {"host": found.group(1), "key": found.group(2), "firmware": found.group(3),
-                     "srv": found.group(4), "md": found.group(5), "status": node_state.get("status", "")},
-                    accel)
+                    check, accel)
     result.timeline["accel"] = accel
     result.timeline["scenario"] = scenario.name
     if timeline_path:
@@ -296,8 +309,11 @@ def main() -> int:
             print(details, file=sys.stderr)
         return 1
     print(format_timeline(result.timeline))
-    print(f"[e2e] checked in as {result.check['host']} with key {result.check['key'][:24]}…, "
-          f"status {result.check['status']}; timeline in {args.timeline}")
+    if "host" in result.check:
+        print(f"[e2e] checked in as {result.check['host']} with key {result.check['key'][:24]}…, "
+              f"status {result.check['status']}; timeline in {args.timeline}")
+    else:
+        print(f"[e2e] installed (no second boot), status {result.check['status']}; timeline in {args.timeline}")
     return 0
 
 
