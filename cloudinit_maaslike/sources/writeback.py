@@ -56,7 +56,10 @@ class EarlyWriteback:
 
         def loop() -> None:
             while not self._stop.wait(self.interval):
-                flush(fd)  # outside the GIL: tar and the pump keep going
+                try:
+                    flush(fd)  # outside the GIL: tar and the pump keep going
+                except OSError:
+                    return  # a write error: the final fsync or sync reports it to the install
                 self.flushes += 1
 
         self._thread = threading.Thread(target=loop, name="early-writeback", daemon=True)

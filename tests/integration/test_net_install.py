@@ -10,20 +10,10 @@ import pytest
 import yaml
 
 from cloudinit_maaslike.net.discover import discover_nics
+from tests.netfixtures import fixture, golden
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "net")
 OUTPUTS = ("OUTPUT_NETWORK_CONFIG", "OUTPUT_NETWORK_STATE", "OUTPUT_INTERFACES")
 APPLETS = ("sh", "cat", "ls", "test", "true", "echo", "mkdir", "mv", "cp")
-
-
-def fixture(name: str) -> dict:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return yaml.safe_load(handle)["network"]
-
-
-def golden(name: str) -> str:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return handle.read()
 
 
 def install(maaslike_cmd, tmp_path, cfg: dict, target=None) -> subprocess.CompletedProcess:

@@ -18,9 +18,9 @@ from cloudinit_maaslike.net.errors import NetworkApplyError
 from cloudinit_maaslike.net.schema import parse_network
 from cloudinit_maaslike.net.targetinfo import TargetNetworking, probe_target, read_version_file
 from cloudinit_maaslike.runner import Finished
+from tests.netfixtures import fixture, golden
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-FIXTURES = os.path.join(REPO, "tests", "fixtures", "net")
 CLOUDINIT_TREES = os.path.join(REPO, "build", "cloudinit")
 VERSION_PY = "usr/lib/python3/dist-packages/cloudinit/version.py"
 LOG = logging.getLogger("test")
@@ -69,16 +69,6 @@ def config_file(tmp_path, network, name="network_config") -> str:
     path = tmp_path / name
     path.write_text(network_document(network) if network is not None else "")  # as net-meta writes it
     return str(path)
-
-
-def fixture(name: str) -> dict:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return yaml.safe_load(handle)["network"]
-
-
-def golden(name: str) -> str:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return handle.read()
 
 
 def files_under(root: str) -> dict:

@@ -16,21 +16,11 @@ from cloudinit_maaslike.install.prepare import validated_config
 from cloudinit_maaslike.install.workdir import create_workdir
 from cloudinit_maaslike.net.errors import NetworkError
 from cloudinit_maaslike.runner import CommandFailed
+from tests.netfixtures import fixture, golden
 
 from .test_net_discover import fake_nic
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "net")
 LOG = logging.getLogger("test.netmeta")
-
-
-def fixture(name: str) -> dict:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return yaml.safe_load(handle)["network"]
-
-
-def golden(name: str) -> str:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return handle.read()
 
 
 def make_ctx(tmp_path, cfg=None) -> StepContext:

@@ -16,6 +16,7 @@ from cloudinit_maaslike.net.outputs import stage_outputs
 from cloudinit_maaslike.net.schema import parse_network
 from cloudinit_maaslike.net.state import network_state, render_network_state
 from cloudinit_maaslike.net.udev import render_udev_rules
+from tests.netfixtures import golden
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", "net")
 
@@ -23,11 +24,6 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures", 
 def raw_fixture(name: str) -> dict:
     with open(os.path.join(FIXTURES, name)) as handle:
         return yaml.safe_load(handle)["network"]
-
-
-def golden(name: str) -> str:
-    with open(os.path.join(FIXTURES, name)) as handle:
-        return handle.read()
 
 
 @pytest.mark.parametrize("name", ["maas-v1", "v1-extras"])

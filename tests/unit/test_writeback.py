@@ -31,3 +31,13 @@ def test_a_device_fd_is_flushed_with_fdatasync(tmp_path, monkeypatch):
     with EarlyWriteback(device_fd=7, interval=0.01):
         time.sleep(0.1)
     assert calls and set(calls) == {7}
+
+
+def test_a_failing_flush_stops_quietly_and_leaves_the_error_to_the_final_sync(monkeypatch):
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    with EarlyWriteback(device_fd=7, interval=0.01) as flusher:
+        time.sleep(0.05)
+    assert flusher.flushes == 0
