@@ -18,6 +18,7 @@ import os
 import shutil
 from typing import Callable, Iterator, List, Mapping, Optional, Sequence
 
+from . import targetfs
 from .errors import MaaslikeError
 from .mounts import bind_mount, unmount
 from .runner import Finished, run_streaming
@@ -48,8 +49,7 @@ def prepared_target(target: str, allow_daemons: bool = False) -> Iterator[str]:
             for source in binds:
                 if not os.path.isdir(source):
                     continue
-                where = os.path.join(target, source.lstrip("/"))
-                os.makedirs(where, exist_ok=True)
+                where = targetfs.makedirs(target, source)
                 bind_mount(source, where)
                 undo.append(functools.partial(unmount, where))
             if not allow_daemons:
@@ -71,13 +71,11 @@ def prepared_target(target: str, allow_daemons: bool = False) -> Iterator[str]:
 
 
 def _block_daemons(target: str, undo: List[Callable[[], None]]) -> None:
-    path = os.path.join(target, POLICY_RC_D)
-    if os.path.lexists(path):
+    if targetfs.exists(target, POLICY_RC_D):
         return  # the image has its own policy; leave it alone
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("#!/bin/sh\n# written by cloudinit-maaslike for the install\nexit 101\n")
-    os.chmod(path, 0o755)
+    path = targetfs.write_file(target, POLICY_RC_D,
+                               "#!/bin/sh\n# written by cloudinit-maaslike for the install\nexit 101\n",
+                               mode=0o755)
     undo.append(lambda: os.unlink(path))
 
 
@@ -85,14 +83,16 @@ def _use_host_resolv_conf(target: str, undo: List[Callable[[], None]]) -> None:
     host = "/etc/resolv.conf"
     if not os.path.exists(host):
         return
-    path = os.path.join(target, RESOLV)
-    if not os.path.isdir(os.path.dirname(path)):
+    if not targetfs.is_dir(target, os.path.dirname(RESOLV)):
         return
+    # the link itself is moved aside (the image's resolv.conf is often one), so
+    # only its directory is resolved inside the target
+    path = os.path.join(targetfs.resolve(target, os.path.dirname(RESOLV)), os.path.basename(RESOLV))
     saved = path + _SAVED_SUFFIX
     had = os.path.lexists(path)
     if had:
         os.rename(path, saved)
-    shutil.copyfile(host, path)
+    shutil.copyfile(host, path, follow_symlinks=False)
 
     def restore() -> None:
         os.unlink(path)

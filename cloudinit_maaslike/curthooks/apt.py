@@ -13,7 +13,6 @@ import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from ..config.problems import Problems
-from ..privatefile import write_private
 from .context import HookContext
 
 PROXY_FILE = "etc/apt/apt.conf.d/90curtin-aptproxy"
@@ -82,14 +81,14 @@ def configure_apt(ctx: HookContext) -> List[str]:
     proxies = _proxies(cfg)
     if proxies:
         text = "".join(f'Acquire::{scheme}::Proxy "{url}";\n' for scheme, url in sorted(proxies.items()))
-        write_private(ctx.path(PROXY_FILE), text, mode=0o644)
+        ctx.write(PROXY_FILE, text, mode=0o644)
         done.append("/" + PROXY_FILE)
     release = ctx.os_release().get("VERSION_CODENAME", "")
     primary = _mirror(apt, "primary", "http://deb.debian.org/debian")
     variables = {"RELEASE": release, "PRIMARY": primary, "MIRROR": primary,
                  "SECURITY": _mirror(apt, "security", primary)}
     if apt.get("sources_list") and not apt.get("preserve_sources_list", False):
-        write_private(ctx.path("etc/apt/sources.list"), expand(str(apt["sources_list"]), variables) + "\n",
+        ctx.write("etc/apt/sources.list", expand(str(apt["sources_list"]), variables) + "\n",
                       mode=0o644)
         done.append("/etc/apt/sources.list")
     for name, entry in sorted((apt.get("sources") or {}).items()):
@@ -98,11 +97,11 @@ def configure_apt(ctx: HookContext) -> List[str]:
             filename += ".list"
         if entry.get("source"):
             path = os.path.join("etc/apt/sources.list.d", os.path.basename(filename))
-            write_private(ctx.path(path), expand(str(entry["source"]), variables) + "\n", mode=0o644)
+            ctx.write(path, expand(str(entry["source"]), variables) + "\n", mode=0o644)
             done.append("/" + path)
         if entry.get("key"):
             key = os.path.join("etc/apt/trusted.gpg.d", os.path.basename(filename)[:-5] + ".asc")
-            write_private(ctx.path(key), str(entry["key"]), mode=0o644)
+            ctx.write(key, str(entry["key"]), mode=0o644)
             done.append("/" + key)
     selections = debconf_selections(cfg)
     if selections:

@@ -18,7 +18,6 @@ from typing import Any, Iterator, List, Mapping
 import yaml
 
 from ..config.problems import Problems
-from ..privatefile import write_private
 from ..storage import sysfs
 from ..storage.model import Disk
 from ..storage.plan import resolve_disk
@@ -119,7 +118,7 @@ def install_bootloader(ctx: HookContext) -> List[str]:
         lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(x for x in (extra, cmdline) if x)}"\n')
     if options.get("terminal"):
         lines.append(f'GRUB_TERMINAL="{options["terminal"]}"\n')
-    write_private(ctx.path(GRUB_SETTINGS), "".join(lines), mode=0o644)
+    ctx.write(GRUB_SETTINGS, "".join(lines), mode=0o644)
     done: List[str] = []
     if is_uefi(ctx):
         argv = ["grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",

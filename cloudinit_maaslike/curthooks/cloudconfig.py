@@ -11,7 +11,6 @@ import re
 from typing import Any, List, Mapping
 
 from ..config.problems import Problems
-from ..privatefile import write_private
 from .context import HookContext
 
 _CREDENTIAL = re.compile(r"token_secret|consumer_secret|oauth_token_secret|password", re.IGNORECASE)
@@ -38,6 +37,6 @@ def write_cloudconfig(ctx: HookContext, raw: Any) -> List[str]:
         content = str(entry.get("content", ""))
         relative = f"etc/cloud/cloud.cfg.d/50-cloudconfig-{name}.cfg"
         mode = 0o600 if _CREDENTIAL.search(content) else 0o644
-        write_private(ctx.path(relative), content, mode=mode)
+        ctx.write(relative, content, mode=mode)
         written.append("/" + relative)
     return written

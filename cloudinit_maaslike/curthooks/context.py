@@ -11,8 +11,9 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Sequence, Union
 
+from .. import targetfs
 from ..errors import MaaslikeError
 from ..runner import Finished
 
@@ -40,8 +41,12 @@ class HookContext:
     facts: Dict[str, Any] = field(default_factory=dict)  # what steps learn (os-release…)
 
     def path(self, *parts: str) -> str:
-        """A path inside the target."""
-        return os.path.join(self.target, *(p.lstrip("/") for p in parts))
+        """The host path of a target path, its links resolved inside the target."""
+        return targetfs.resolve(self.target, "/".join(parts))
+
+    def write(self, relative: str, data: Union[bytes, str], mode: int = 0o644) -> str:
+        """Write a file into the target (atomically, never outside it)."""
+        return targetfs.write_file(self.target, relative, data, mode)
 
     def run(self, argv: Sequence[str], what: str, stdin: Optional[str] = None) -> Finished:
         """Run in the target; a non-zero exit fails the step with the output's end."""

@@ -7,7 +7,6 @@ import os
 from typing import Any, List, Mapping, Optional, Set
 
 from ..config.problems import Problems
-from ..privatefile import write_private
 from .context import HookContext
 
 FSTAB_HEADER = "# /etc/fstab: written by cloudinit-maaslike from the install's storage layout\n"
@@ -53,7 +52,7 @@ def copy_mdadm_conf(ctx: HookContext) -> List[str]:
                         "they will not be assembled at boot")
         return []
     with open(source, encoding="utf-8") as handle:
-        write_private(ctx.path("etc/mdadm/mdadm.conf"), handle.read(), mode=0o644)
+        ctx.write("etc/mdadm/mdadm.conf", handle.read(), mode=0o644)
     return ["/etc/mdadm/mdadm.conf"]
 
 
@@ -66,7 +65,7 @@ def write_fstab(ctx: HookContext) -> List[str]:
             lines = handle.read()
     if not lines.strip():
         return []
-    write_private(ctx.path("etc/fstab"), FSTAB_HEADER + lines, mode=0o644)
+    ctx.write("etc/fstab", FSTAB_HEADER + lines, mode=0o644)
     return ["/etc/fstab"]
 
 
@@ -83,7 +82,7 @@ def set_hostname(ctx: HookContext) -> List[str]:
     if not fqdn:
         return []
     short = str(fqdn).split(".")[0]
-    write_private(ctx.path("etc/hostname"), short + "\n", mode=0o644)
+    ctx.write("etc/hostname", short + "\n", mode=0o644)
     hosts_path = ctx.path("etc/hosts")
     try:
         with open(hosts_path, encoding="utf-8") as handle:
@@ -92,7 +91,7 @@ def set_hostname(ctx: HookContext) -> List[str]:
         hosts = ["127.0.0.1 localhost"]
     names = f"{fqdn} {short}" if fqdn != short else short
     hosts.insert(1 if hosts else 0, f"127.0.1.1 {names}")
-    write_private(hosts_path, "\n".join(hosts) + "\n", mode=0o644)
+    ctx.write("etc/hosts", "\n".join(hosts) + "\n", mode=0o644)
     return ["/etc/hostname", "/etc/hosts"]
 
 

@@ -13,6 +13,7 @@ import argparse
 import os
 from typing import Callable, Dict, List, Sequence
 
+from .. import targetfs
 from ..chroot import run_in_target
 from ..errors import MaaslikeError
 from ..runner import CommandFailed, run_streaming
@@ -29,7 +30,7 @@ class StepUnavailable(MaaslikeError):
 
 def hook(ctx: StepContext, args: Sequence[str]) -> None:
     """Run the image's ``/curtin/finalize`` on the host, if it has one."""
-    path = os.path.join(ctx.work.target, "curtin", "finalize")
+    path = targetfs.resolve(ctx.work.target, "curtin/finalize")
     if not os.path.isfile(path):
         ctx.log.info("hook: the image has no /curtin/finalize")
         return

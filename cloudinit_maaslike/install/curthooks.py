@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Dict, Optional, Sequence
 
+from .. import targetfs
 from ..chroot import run_in_target
 from ..curthooks import builtin_curthooks
 from ..curthooks.context import StepFailed
@@ -40,7 +41,7 @@ def curtin_state(ctx: StepContext) -> Dict[str, Optional[str]]:
 
 def curthooks(ctx: StepContext, args: Sequence[str]) -> None:
     mode = (ctx.config.raw.get("curthooks") or {}).get("mode", "auto")
-    hook = os.path.join(ctx.work.target, HOOK)
+    hook = targetfs.resolve(ctx.work.target, HOOK)
     if mode in ("auto", "target") and os.path.isfile(hook):
         ctx.log.info("curthooks: the image brings /%s; running it instead of the built-ins", HOOK)
         done = run_streaming([hook], ctx.env, ctx.log, cwd=ctx.work.scratch, redact=ctx.redact)

@@ -28,7 +28,7 @@ from ..runner import CommandFailed, run_streaming
 from .builtins import BUILTINS
 from .context import StepContext
 from .environment import command_environment, write_curtin_command
-from .finish import save_into_target, schedule_power, write_error_tarball, write_report
+from .finish import save_failed_install, save_into_target, schedule_power, write_error_tarball, write_report
 from .installlog import InstallLog, secret_values
 from .progress import CommandTiming, Progress, StageTiming
 from .workdir import WorkDir
@@ -201,9 +201,15 @@ class Installer:
                     str(config.install.error_tarfile), config, config.install.log_file,
                     detail or error, self.installlog.redact))
                 log.info("error tarball: %s", config.install.error_tarfile)
-        self._safely("saving into the target",
-                     lambda: save_into_target(config, work, config.install.log_file, log,
-                                              self.installlog.redact))
+        if failed_stage:
+            self._safely("saving the config and log", lambda: log.info(
+                "config and log of the failed install: %s",
+                ", ".join(save_failed_install(config, work, config.install.log_file,
+                                              self.installlog.redact))))
+        else:
+            self._safely("saving into the target",
+                         lambda: save_into_target(config, work, config.install.log_file, log,
+                                                  self.installlog.redact))
         if config.install.unmount:
             self._safely("unmounting the target", lambda: self._unmount())
         report = write_report(work, self.progress, result)

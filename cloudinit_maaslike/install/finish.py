@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import yaml
 
+from .. import targetfs
 from ..config.model import InstallConfig, PowerState
 from ..privatefile import write_private
 from ..redact import redact_config
@@ -75,22 +76,49 @@ def write_error_tarball(path: str, config: InstallConfig, log_file: Optional[str
 
 
 def target_looks_installed(target: str) -> bool:
-    return os.path.isdir(os.path.join(target, "etc"))
+    return targetfs.is_dir(target, "etc")
+
+
+def _saved_config(config: InstallConfig, redact: Callable[[str], str]) -> str:
+    return redact(yaml.safe_dump(redact_config(dict(config.raw)), default_flow_style=False))
 
 
 def save_into_target(config: InstallConfig, work: WorkDir, log_file: Optional[str],
                      log: logging.Logger, redact: Callable[[str], str]) -> None:
+    """The redacted config and the log, where curtin leaves them in the installed system.
+
+    Paths are resolved inside the target, so an image whose ``/root`` or
+    ``/var/log`` is a link leading out of it still gets them in its own tree.
+    """
     settings = config.install
     if not target_looks_installed(work.target):
         log.info("target holds no system; not saving the install config and log into it")
         return
     if settings.save_install_config:
-        path = os.path.join(work.target, settings.save_install_config.lstrip("/"))
-        text = redact(yaml.safe_dump(redact_config(dict(config.raw)), default_flow_style=False))
-        write_private(path, text, mode=0o400)
+        targetfs.write_file(work.target, settings.save_install_config,
+                            _saved_config(config, redact), mode=0o400)
     if settings.save_install_log and log_file and os.path.exists(log_file):
-        path = os.path.join(work.target, settings.save_install_log.lstrip("/"))
-        write_private(path, _read(log_file, 256 << 20) or b"", mode=0o600)
+        targetfs.write_file(work.target, settings.save_install_log,
+                            _read(log_file, 256 << 20) or b"", mode=0o600)
+
+
+FAILED_CONFIG = "failed-install-cfg.yaml"
+FAILED_LOG = "failed-install.log"
+
+
+def save_failed_install(config: InstallConfig, work: WorkDir, log_file: Optional[str],
+                        redact: Callable[[str], str]) -> List[str]:
+    """A failed install keeps its config and log in the work dir, not in the half-made target.
+
+    The target of a failed install is no system to boot; writing the files
+    there would make it look like one.
+    """
+    saved = [os.path.join(work.top, FAILED_CONFIG)]
+    write_private(saved[0], _saved_config(config, redact), mode=0o400)
+    if log_file and os.path.exists(log_file):
+        saved.append(os.path.join(work.top, FAILED_LOG))
+        write_private(saved[1], _read(log_file, 256 << 20) or b"")
+    return saved
 
 
 def write_report(work: WorkDir, progress: Progress, result: str) -> Dict[str, Any]:

@@ -16,6 +16,7 @@ import argparse
 import os
 from typing import Any, NoReturn, Sequence
 
+from .. import targetfs
 from ..net.discover import SYS_CLASS_NET
 from ..net.errors import NetworkError
 from ..net.modes import MODES, plan_net_meta
@@ -54,7 +55,7 @@ def net_meta(ctx: StepContext, args: Sequence[str], sysfs: str = SYS_CLASS_NET,
              cmdline_path: str = "/proc/cmdline") -> None:
     parsed = parse_args(args)
     target = parsed.target or ctx.work.target
-    hook = os.path.join(target, HOOK)
+    hook = targetfs.resolve(target, HOOK)
     if os.path.isfile(hook):
         _run_hook(ctx, hook)
         return

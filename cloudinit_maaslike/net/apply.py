@@ -23,11 +23,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from typing import List, Optional, Tuple
 
 import yaml
 
+from .. import targetfs
 from .cloudcfg import DISABLE_FILE, DISABLE_TEXT, PASSTHROUGH_FILE, render_cloudinit_dropin
 from .eni import render_eni
 from .errors import NetworkApplyError
@@ -72,29 +72,12 @@ def plan_files(config: NetworkConfig, target: TargetNetworking, where: str = "th
 
 
 def write_file(target: str, relative: str, content: str, mode: int) -> None:
-    """Replace ``target/relative`` atomically; missing directories are made 0755.
+    """Replace ``target/relative`` atomically, its links resolved inside the target.
 
-    A directory that is a link leading out of the target (an image with an
-    absolute ``etc/network -> /etc/network``) is refused: the host's files
-    are never the ones written.
+    An image whose ``etc/network`` is an absolute link (``-> /etc/network``)
+    gets the file where the booted image will look for it, never on the host.
     """
-    path = os.path.join(target, relative)
-    directory = os.path.dirname(path)
-    os.makedirs(directory, mode=0o755, exist_ok=True)
-    root, real = os.path.realpath(target), os.path.realpath(directory)
-    if real != root and not real.startswith(root + os.sep):
-        raise NetworkApplyError(f"/{os.path.dirname(relative)} in the target {target} leads out of it "
-                                f"(to {real}); not writing /{relative}")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    targetfs.write_file(target, relative, content, mode)
 
 
 def load_network_file(config_path: str) -> Optional[NetworkConfig]:
@@ -144,6 +127,7 @@ def apply_network(target: str, config_path: str, log: logging.Logger,
     for relative, content, mode in files:
         try:
             write_file(target, relative, content, mode)
-        except OSError as exc:
-            raise NetworkApplyError(f"cannot write /{relative} in the target {target}: {exc.strerror or exc}")
+        except (OSError, targetfs.TargetPathError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise NetworkApplyError(f"cannot write /{relative} in the target {target}: {reason}")
     return ["/" + relative for relative, _, _ in files]

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from .. import targetfs
 from .errors import NetworkError
 
 _SOURCE_DIR_NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -49,15 +50,17 @@ def _key(word: str) -> str:
 
 
 def _inside(root: str, path: str, relative_to: str) -> str:
-    if path.startswith("/"):
-        return os.path.join(root, path.lstrip("/"))
-    return os.path.join(relative_to, path)
+    """A sourced file, resolved inside the target as the booted system would."""
+    if not path.startswith("/"):
+        path = os.path.join("/", os.path.relpath(relative_to, os.path.realpath(root)), path)
+    return targetfs.resolve(root, path)
 
 
 def _lines(path: str, root: str, shown: str, depth: int = 0) -> Iterator[Tuple[str, str]]:
     """(where, line) of the file and what it sources, continuation lines joined."""
     if depth > MAX_DEPTH:
         raise NetworkError(f"{shown}: source nesting deeper than {MAX_DEPTH} (a loop?)")
+    path = targetfs.resolve(root, os.path.relpath(path, os.path.realpath(root)))
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = handle.read()
@@ -74,14 +77,14 @@ def _lines(path: str, root: str, shown: str, depth: int = 0) -> Iterator[Tuple[s
         words = line.split()
         if words[:1] == ["source"] and len(words) == 2:
             for found in sorted(glob.glob(_inside(root, words[1], os.path.dirname(path)))):
-                yield from _lines(found, root, "/" + os.path.relpath(found, root), depth + 1)
+                yield from _lines(found, root, "/" + os.path.relpath(found, os.path.realpath(root)), depth + 1)
         elif words[:1] == ["source-directory"] and len(words) == 2:
             directory = _inside(root, words[1], os.path.dirname(path))
             names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
             for name in names:
                 found = os.path.join(directory, name)
                 if _SOURCE_DIR_NAME.match(name) and os.path.isfile(found):
-                    yield from _lines(found, root, "/" + os.path.relpath(found, root), depth + 1)
+                    yield from _lines(found, root, "/" + os.path.relpath(found, os.path.realpath(root)), depth + 1)
         else:
             yield f"{shown}:{start}", line
 

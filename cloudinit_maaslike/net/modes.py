@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from .. import targetfs
 from .discover import SYS_CLASS_NET, Nic, discover_nics
 from .eniread import read_eni_file
 from .errors import NetworkError
@@ -49,7 +50,7 @@ def resolve_mode(requested: str, network: Any, target: str) -> str:
     if network is not None:
         return "custom"
     if requested == "auto":
-        return "copy" if os.path.isfile(os.path.join(target, TARGET_ENI)) else "dhcp"
+        return "copy" if targetfs.is_file(target, TARGET_ENI) else "dhcp"
     return requested
 
 
@@ -116,7 +117,7 @@ def plan_net_meta(requested: str, network: Any, target: str, devices: Sequence[s
                                "(give one, or use the dhcp or auto mode)")
         return MetaPlan(mode, dict(network) if isinstance(network, dict) else network)
     if mode == "copy":
-        path = os.path.join(target, TARGET_ENI)
+        path = targetfs.resolve(target, TARGET_ENI)
         if not os.path.isfile(path):
             raise NetworkError(f"net-meta copy: the target has no /{TARGET_ENI} ({path})")
         network, text = read_eni_file(path, target, log)

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence, Tuple
 
+from .. import targetfs
 from ..runner import Finished
 
 V2_FEATURE = "NETWORK_CONFIG_V2"
@@ -49,13 +50,9 @@ class TargetNetworking:
 
 
 def _inside(target: str, relative: str) -> Optional[str]:
-    """`relative` in the target, or None when it is absent or a link leads out of the target."""
-    path = os.path.join(target, relative)
-    if not os.path.lexists(path):
-        return None
-    root = os.path.realpath(target)
-    where = os.path.realpath(os.path.dirname(path))
-    return path if where == root or where.startswith(root + os.sep) else None
+    """`relative` in the target, its links resolved inside the target; None when absent."""
+    path = targetfs.resolve(target, relative)
+    return path if os.path.exists(path) else None
 
 
 def read_version_file(path: str) -> Tuple[Optional[str], Tuple[str, ...]]:

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
+from .. import targetfs
 from . import sysfs
 from .commands import StorageError, run
 from .mkfs import make_filesystem
@@ -217,8 +218,7 @@ def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
                     key=lambda m: (m.path.rstrip("/").count("/"), m.path))
     formats = {f.id: f for f in plan.config.of(Format) if isinstance(f, Format)}
     for mount in mounts:
-        where = os.path.join(target, mount.path.lstrip("/"))
-        os.makedirs(where, exist_ok=True)
+        where = targetfs.makedirs(target, mount.path)  # `..` and links stay inside the target
         if mount.device:
             made = applied.filesystems[mount.device]
             fstype = mount_type(mount.fstype or made.fstype)
