@@ -78,21 +78,21 @@ def demo_nodes(disk: Optional[str], workdir: str) -> Dict[str, Any]:
 
 class LoopDisk:
     def __init__(self, path: str, size: int):
-        import subprocess
+        from .. import runner
 
         with open(path, "wb") as handle:
             handle.truncate(size)
-        done = subprocess.run(["losetup", "--find", "--show", path], capture_output=True, text=True)
+        done = runner.run(["losetup", "--find", "--show", path])
         if done.returncode != 0:
             raise OSError(done.stderr.strip())
         self.path = path
         self.device = done.stdout.strip()
 
     def close(self) -> None:
-        import subprocess
+        from .. import runner
 
-        subprocess.run(["partx", "-d", self.device], capture_output=True)
-        subprocess.run(["losetup", "-d", self.device], capture_output=True)
+        runner.run(["partx", "-d", self.device])
+        runner.run(["losetup", "-d", self.device])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,11 +173,11 @@ def run(args: argparse.Namespace) -> int:
 
 def install(payload_file: str, target: str, workdir: str) -> Dict[str, Any]:
     """`maaslike install --payload` as a process of its own, as a node runs it."""
-    import subprocess
+    from .. import runner
 
     os.makedirs(workdir, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "cloudinit_maaslike", "install", "--payload", payload_file,
-                           "-t", target, "--workdir", workdir], capture_output=True, text=True)
+    done = runner.run([sys.executable, "-m", "cloudinit_maaslike", "install", "--payload", payload_file,
+                       "-t", target, "--workdir", workdir])
     with open(os.path.join(workdir, "install.out"), "w") as handle:
         handle.write(done.stdout + done.stderr)
     reports = [os.path.join(workdir, d, "install-report.json") for d in os.listdir(workdir)]

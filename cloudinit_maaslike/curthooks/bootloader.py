@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 from typing import Any, Iterator, List, Mapping
 
 import yaml
 
+from .. import runner
 from ..config.problems import Problems
 from ..storage import sysfs
 from ..storage.model import Disk
@@ -86,8 +86,7 @@ def uuid_links(target: str) -> Iterator[List[str]]:
     Where no udev runs they are missing, and grub-mkconfig (root=UUID=…) and
     initramfs-tools (the root's fsck hook) look for them.  Removed afterwards.
     """
-    done = subprocess.run(["findmnt", "-n", "-r", "-o", "SOURCE,UUID", "-R", "--mountpoint", target],
-                          capture_output=True, text=True)
+    done = runner.run(["findmnt", "-n", "-r", "-o", "SOURCE,UUID", "-R", "--mountpoint", target])
     made: List[str] = []
     try:
         for line in done.stdout.splitlines():

@@ -10,9 +10,9 @@ swap file of the right size is kept.
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Any, List, Mapping, Optional
 
+from .. import runner
 from ..config.problems import Problems
 from ..storage.units import BadSize, GiB, MiB, parse_size
 from .context import HookContext, StepFailed
@@ -75,7 +75,7 @@ def setup_swap(ctx: HookContext, fstab_state: Optional[str]) -> List[str]:
                 os.write(fd, block)
         finally:
             os.close(fd)
-        done = subprocess.run(["mkswap", path], capture_output=True, text=True)
+        done = runner.run(["mkswap", path])
         if done.returncode != 0:
             raise StepFailed(f"swap: mkswap {name} failed: {done.stderr.strip()}")
     os.chmod(path, 0o600)

@@ -17,14 +17,14 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
 from ..clockskew import ServerClock
 from ..config.model import Command, InstallConfig, Stage
 from ..errors import MaaslikeError
 from ..mounts import unmount_all
 from ..reporting import FAIL, ROOT, SUCCESS, PostedFile, Reporter, stage_event
-from ..runner import CommandFailed, run_streaming
+from ..runner import CommandFailed, ProgramNotStarted, run_streaming
 from .builtins import BUILTINS
 from .context import StepContext
 from .environment import command_environment, write_curtin_command
@@ -47,6 +47,25 @@ class InstallFailed(MaaslikeError):
     def __init__(self, stage: str, message: str):
         self.stage = stage
         super().__init__(message)
+
+
+class StageInterrupted(MaaslikeError):
+    """A stage began in an earlier process that ended before the stage did."""
+
+    exit_code = 3
+
+    def __init__(self, stage: str):
+        super().__init__(f"stage {stage}: interrupted: the process running it ended before it finished;"
+                         " the stage is not run again on a half-done target")
+
+
+def describe_unexpected(exc: BaseException) -> str:
+    """One line for an exception that is not ours: its kind, its reason and the file it names."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{type(exc).__name__}: {exc.strerror or exc}{where}"
+    text = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {text[:500]}"
 
 
 class Installer:
@@ -99,17 +118,13 @@ class Installer:
                 self.reporter.start(ROOT, "curtin command install")
                 self.progress.started_event = True
                 self.progress.save(self.work.progress_file)
+            if self.progress.running_stage:
+                self._fail(self.progress.running_stage, StageInterrupted(self.progress.running_stage))
             for stage in self.pending(until):
                 try:
                     self._run_stage(stage)
-                except MaaslikeError as exc:
-                    message = self.installlog.redact(str(exc))
-                    if not message.startswith(f"stage {stage.name}:"):
-                        message = f"stage {stage.name}: {message}"
-                    tail = getattr(exc, "tail", ())
-                    detail = message + ("\nlast output:\n" + "\n".join(tail) if tail else "")
-                    self._finish(stage.name, message, detail)
-                    raise InstallFailed(stage.name, message) from None
+                except Exception as exc:  # noqa: BLE001 - every failure of a stage is reported
+                    self._fail(stage.name, exc)
             if not self.pending():
                 self._finish(None, "")
             else:
@@ -117,6 +132,22 @@ class Installer:
             return self.progress
         finally:
             self.installlog.close()
+
+    def _fail(self, stage: str, exc: BaseException) -> NoReturn:
+        """The one failure path: events, error tarball, signal FAILED, unmount, exit 3."""
+        if isinstance(exc, MaaslikeError):
+            reason = str(exc)
+        else:  # a bug or an unexpected OS error: one line for the user, the traceback in the log
+            self.log.error("stage %s: unexpected error", stage, exc_info=exc)
+            reason = describe_unexpected(exc)
+        message = self.installlog.redact(reason)
+        if not message.startswith(f"stage {stage}:"):
+            message = f"stage {stage}: {message}"
+        tail = getattr(exc, "tail", ())
+        detail = message + ("\nlast output:\n" + "\n".join(tail) if tail else "")
+        self.progress.running_stage = None
+        self._finish(stage, message, detail)
+        raise InstallFailed(stage, message) from None
 
     def _flush(self, timeout: float) -> None:
         """Let queued events go out; remember endpoints given up on."""
@@ -131,15 +162,18 @@ class Installer:
         self.reporter.start(name, description)
         timing = StageTiming(stage.name, SUCCESS, 0.0)
         started = time.monotonic()
+        self.progress.running_stage = stage.name
+        self.progress.save(self.work.progress_file)
         try:
             for command in stage.commands:
                 timing.commands.append(self._run_command(stage.name, name, command))
-        except MaaslikeError:
+        except Exception:
             timing.result = FAIL
             timing.seconds = time.monotonic() - started
             self.progress.stages.append(timing)
             self.reporter.finish(name, description, FAIL)
             raise
+        self.progress.running_stage = None
         timing.seconds = time.monotonic() - started
         self.progress.stages.append(timing)
         self.progress.save(self.work.progress_file)
@@ -167,13 +201,12 @@ class Installer:
                 try:
                     done = run_streaming(argv, env, self.log, prefix=prefix, cwd=self.work.scratch,
                                          redact=self.installlog.redact)
-                except OSError as exc:
-                    raise CommandFailed(stage, command.key, command.display, None,
-                                        why=f"cannot run {argv[0]}: {exc.strerror}") from None
+                except ProgramNotStarted as exc:
+                    raise CommandFailed(stage, command.key, command.display, None, why=str(exc)) from None
                 returncode = done.returncode
                 if returncode != 0:
                     raise CommandFailed(stage, command.key, command.display, returncode, done.tail)
-        except MaaslikeError:
+        except Exception:
             self.reporter.finish(event, description, FAIL)
             raise
         self.reporter.finish(event, description, SUCCESS)

@@ -12,18 +12,17 @@ import io
 import json
 import logging
 import os
-import platform
-import subprocess
 import tarfile
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
 import yaml
 
-from .. import targetfs
+from .. import runner, targetfs
 from ..config.model import InstallConfig, PowerState
 from ..privatefile import write_private
 from ..redact import redact_config
+from ..runner import ProgramNotStarted
 from .progress import Progress
 from .workdir import WorkDir
 
@@ -40,10 +39,10 @@ def _read(path: str, limit: int = 1 << 20) -> Optional[bytes]:
 
 def _command_output(argv: List[str]) -> bytes:
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        done = runner.run(argv, timeout=10)
+    except (ProgramNotStarted, runner.TimeoutExpired) as exc:
         return f"{argv[0]}: {exc}\n".encode()
-    return done.stdout + done.stderr
+    return (done.stdout + done.stderr).encode()
 
 
 def write_error_tarball(path: str, config: InstallConfig, log_file: Optional[str],
@@ -53,7 +52,7 @@ def write_error_tarball(path: str, config: InstallConfig, log_file: Optional[str
         "failure.txt": (redact(failure) + "\n").encode(),
         "config.json": redact(json.dumps(redact_config(dict(config.raw)), indent=1,
                                          default=str)).encode(),
-        "uname.txt": (" ".join(platform.uname()) + "\n").encode(),
+        "uname.txt": (" ".join(os.uname()) + "\n").encode(),
     }
     if log_file:
         members["install.log"] = _read(log_file, 64 << 20) or b""
@@ -164,7 +163,7 @@ def schedule_power(state: PowerState, env: Mapping[str, str], log: logging.Logge
     argv = power_command(state)
     log.info("power_state: %s", " ".join(argv))
     try:
-        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL, start_new_session=True, env=dict(env))
-    except OSError as exc:
-        log.warning("power_state: cannot run %s: %s", argv[0], exc.strerror)
+        runner.spawn(argv, stdin=runner.DEVNULL, stdout=runner.DEVNULL,
+                     stderr=runner.DEVNULL, start_new_session=True, env=dict(env))
+    except ProgramNotStarted as exc:
+        log.warning("power_state: %s", exc)

@@ -43,6 +43,7 @@ class Progress:
     finished: bool = False
     started_event: bool = False
     dead_hooks: List[str] = field(default_factory=list)
+    running_stage: Optional[str] = None  # set while a stage runs; left set if the process died
 
     def done(self, name: str) -> bool:
         return any(s.name == name for s in self.stages)
@@ -69,6 +70,7 @@ class Progress:
             finished=data.get("finished", False),
             started_event=data.get("started_event", False),
             dead_hooks=list(data.get("dead_hooks", [])),
+            running_stage=data.get("running_stage"),
         )
 
     def timings(self) -> Dict[str, float]:

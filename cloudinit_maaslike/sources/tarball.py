@@ -63,6 +63,29 @@ def splice_through(src: int, dst: int, guard: TarGuard) -> None:
             view = view[os.write(dst, view):]
 
 
+_TAR_SUMMARIES = ("Exiting with failure status", "Error is not recoverable")
+
+
+def tar_reason(stderr: str) -> str:
+    """tar's first real complaint (``Cannot write: No space left on device``), not its closing summary."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    real = [line for line in lines if not any(summary in line for summary in _TAR_SUMMARIES)]
+    if not real:
+        return lines[-1] if lines else "no output"
+    more = f" (and {len(real) - 1} more error(s))" if len(real) > 1 else ""
+    return real[0] + more
+
+
+def _space_left(target: str) -> str:
+    """GNU tar reports a full disk as a short write; say it plainly."""
+    try:
+        info = os.statvfs(target)
+    except OSError:
+        return ""
+    free = info.f_bavail * info.f_frsize
+    return f"; No space left on device: the target has {free >> 10} KiB free" if free < (1 << 20) else ""
+
+
 def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
     """Extract into `target`; returns the sha256 of what was downloaded."""
     source = Decompressed(reader)
@@ -102,8 +125,8 @@ def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
             raise
         returncode = tar.wait()
     if returncode != 0:
-        message = tar.stderr.read().decode("utf-8", "replace").strip().splitlines()
-        raise SourceError(f"{reader.uri}: tar failed (exit {returncode}): {message[-1] if message else ''}")
+        reason = tar_reason(tar.stderr.read().decode("utf-8", "replace")) + _space_left(target)
+        raise SourceError(f"{reader.uri}: tar failed (exit {returncode}): {reason}")
     if guard.members == 0:
         raise SourceError(f"{reader.uri}: not a tar archive (no members)")
     return digest

@@ -1,0 +1,139 @@
+"""Any failure of any stage ends the same way: FAIL events, signal FAILED, error tarball, unmount, exit 3."""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+
+import pytest
+
+from cloudinit_maaslike import runner
+from cloudinit_maaslike.install import engine as engine_module
+from cloudinit_maaslike.install.builtins import BUILTINS
+from cloudinit_maaslike.install.engine import Installer, InstallFailed
+from cloudinit_maaslike.install.prepare import prepare, validated_config
+from cloudinit_maaslike.reporting.reporter import Reporter
+from cloudinit_maaslike.runner import ProgramNotStarted
+from tests.fakerunner import FakeRunner
+
+
+@pytest.fixture(autouse=True)
+def programs():
+    """ip, lsblk for the error tarball: answered, never started."""
+    with runner.replaced(FakeRunner()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def reported(monkeypatch):
+    """What the install told the metadata server: finished events and the signal."""
+    seen = {"finish": [], "signal": []}
+    monkeypatch.setattr(Reporter, "finish", lambda self, name, description, result="SUCCESS", files=(), extra=None:
+                        seen["finish"].append((name, result)))
+    monkeypatch.setattr(Reporter, "signal", lambda self, status, error="", files=None:
+                        seen["signal"].append((status, error)))
+    return seen
+
+
+@pytest.fixture
+def unmounted(monkeypatch):
+    calls = []
+    monkeypatch.setattr(engine_module, "unmount_all", lambda target: calls.append(target) or [])
+    return calls
+
+
+def installer(tmp_path, **cfg):
+    base = {
+        "install": {"log_file": str(tmp_path / "install.log"), "error_tarfile": str(tmp_path / "error.tar"),
+                    "post_files": []},
+        "partitioning_commands": {"builtin": None}, "network_commands": {"builtin": None},
+        "curthooks_commands": {"builtin": None},
+        "extract_commands": {"builtin": ["curtin", "extract"]},
+        "sources": ["cp:///nonexistent"],
+    }
+    base.update(cfg)
+    config, work = prepare(validated_config([base]), target=str(tmp_path / "target"), base=str(tmp_path / "w"))
+    return Installer(config, work, console=False, propagate=False), work
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("a bug"), FileNotFoundError(2, "No such file or directory", "/x"),
+                                 KeyError("storage"), MemoryError()])
+def test_any_exception_from_a_step_is_a_reported_failure(tmp_path, monkeypatch, reported, unmounted, exc):
+    def boom(ctx, args):
+        raise exc
+
+    monkeypatch.setitem(BUILTINS, "extract", boom)
+    install, work = installer(tmp_path, late_commands={"never": "touch /should-not-run"})
+    with pytest.raises(InstallFailed) as info:
+        install.run()
+    message = str(info.value)
+    assert message.startswith("stage extract: " + type(exc).__name__)
+    assert "\n" not in message
+    assert ("cmd-install/stage-extract", "FAIL") in reported["finish"]
+    assert ("cmd-install", "FAIL") in reported["finish"]
+    assert reported["signal"] == [("FAILED", message)]
+    assert unmounted == [work.target]
+    with tarfile.open(tmp_path / "error.tar") as tar:
+        failure = tar.extractfile("maaslike-error/failure.txt").read().decode()
+    assert type(exc).__name__ in failure
+    with open(work.report_file) as handle:
+        report = json.load(handle)
+    assert report["result"] == "FAIL" and report["failed_stage"] == "extract"
+    assert "late" not in [s["name"] for s in report["stages"]]
+    log = (tmp_path / "install.log").read_text()
+    assert "Traceback" in log  # the whole story is in the log and the tarball, one line elsewhere
+
+
+def test_a_hook_that_cannot_be_started_is_a_reported_failure(tmp_path, monkeypatch, reported, unmounted):
+    install, work = installer(tmp_path, curthooks_commands={"builtin": ["curtin", "curthooks"]},
+                              extract_commands={"builtin": None})
+    hook = os.path.join(work.target, "curtin", "curtin-hooks")
+    fake = FakeRunner(answers={"curtin-hooks": ProgramNotStarted([hook], PermissionError(13, "Permission denied"))})
+    os.makedirs(os.path.dirname(hook))
+    with open(hook, "w") as handle:
+        handle.write("#!/bin/sh\n")
+    with runner.replaced(fake), pytest.raises(InstallFailed) as info:
+        install.run()
+    assert str(info.value) == f"stage curthooks: cannot run {hook}: Permission denied (is it executable," \
+        " and is its filesystem mounted exec?)"
+    assert fake.calls[0] == (hook,)
+    assert reported["signal"][0][0] == "FAILED" and unmounted == [work.target]
+
+
+def test_a_program_that_is_missing_names_itself(tmp_path, reported, unmounted):
+    fake = FakeRunner(missing=["frobnicate"])
+    install, _ = installer(tmp_path, extract_commands={"builtin": None}, early_commands={"x": ["frobnicate", "-v"]})
+    with runner.replaced(fake), pytest.raises(InstallFailed) as info:
+        install.run()
+    assert "cannot run frobnicate: No such file or directory (not installed" in str(info.value)
+    assert reported["signal"][0][0] == "FAILED"
+
+
+def test_a_stage_left_running_by_a_dead_process_fails_the_next_run(tmp_path, reported, unmounted):
+    install, work = installer(tmp_path)
+    install.progress.started_event = True
+    install.progress.running_stage = "extract"  # what a killed process leaves behind
+    install.progress.save(work.progress_file)
+    again = Installer(install.config, work, console=False, propagate=False)
+    with pytest.raises(InstallFailed, match="stage extract: interrupted"):
+        again.run(until="extract")
+    assert reported["signal"][0][0] == "FAILED"
+    third = Installer(install.config, work, console=False, propagate=False)
+    assert third.run().failed_stage == "extract"  # the failure stands; nothing reruns
+
+
+def test_a_failed_install_saves_config_and_log_in_the_work_dir_not_the_target(tmp_path, monkeypatch,
+                                                                            reported, unmounted):
+    def half_done(ctx, args):
+        os.makedirs(os.path.join(ctx.work.target, "etc"))
+        os.makedirs(os.path.join(ctx.work.target, "root"))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setitem(BUILTINS, "extract", half_done)
+    install, work = installer(tmp_path)
+    with pytest.raises(InstallFailed, match="No space left on device"):
+        install.run()
+    assert os.listdir(os.path.join(work.target, "root")) == []
+    assert os.path.exists(os.path.join(work.top, "failed-install-cfg.yaml"))
+    assert os.path.exists(os.path.join(work.top, "failed-install.log"))
