@@ -8,9 +8,9 @@ ACLs, hard links, sparse files and device nodes.
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Optional
 
+from .. import runner
 from .pipeline import Decompressed, pump, widen_pipe
 from .reader import SourceError, SourceReader
 from .targuard import HostileArchive, TarGuard
@@ -90,8 +90,7 @@ def extract_tarball(reader: SourceReader, target: str) -> Optional[str]:
     """Extract into `target`; returns the sha256 of what was downloaded."""
     source = Decompressed(reader)
     command = TAR_EXTRACT if os.geteuid() == 0 else TAR_EXTRACT_UNPRIVILEGED
-    tar = subprocess.Popen([*command, "--directory", target], stdin=subprocess.PIPE,
-                           stderr=subprocess.PIPE, bufsize=0)
+    tar = runner.spawn([*command, "--directory", target], stdin=runner.PIPE, stderr=runner.PIPE, bufsize=0)
     guard = TarGuard()
     assert tar.stdin is not None and tar.stderr is not None
     widen_pipe(tar.stdin.fileno())
