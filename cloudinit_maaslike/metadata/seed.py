@@ -9,9 +9,10 @@ same layout, so a crawl can be replayed on a node with no network.
 from __future__ import annotations
 
 import os
+import stat
 from typing import Dict, Optional
 
-from ..errors import SeedError
+from ..errors import ConfigError, SeedError
 from ..privatefile import make_private_dir, write_private
 from .model import Metadata, split_public_keys
 from .tree import ITEMS
@@ -68,10 +69,32 @@ def read_seed(directory: str) -> Optional[Metadata]:
     return metadata_from_items(read_tree(directory), f"seed-dir {directory}")
 
 
+def _fresh_seed_dir(directory: str) -> None:
+    """Create `directory` 0700, or accept it when it is an empty real directory.
+
+    A seed is read whole: merged into a directory holding other files it would
+    mix with them, and through a link it would land (and be chmodded) elsewhere.
+    """
+    try:
+        info = os.lstat(directory)
+    except FileNotFoundError:
+        parent = os.path.dirname(os.path.abspath(directory))
+        make_private_dir(parent)
+        os.mkdir(directory, 0o700)
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise ConfigError("--output", f"{directory} is a symbolic link; give a real directory")
+    if not stat.S_ISDIR(info.st_mode):
+        raise ConfigError("--output", f"{directory} exists and is not a directory")
+    if os.listdir(directory):
+        raise ConfigError("--output", f"{directory} is not empty; give an empty or new directory")
+    if info.st_uid == os.geteuid():
+        os.chmod(directory, 0o700)
+
+
 def write_seed(directory: str, md: Metadata) -> None:
-    """Write `md` as a seed directory: directories 0700, files 0600."""
-    make_private_dir(directory)
-    os.chmod(directory, 0o700)
+    """Write `md` as a seed into a new or empty directory: directories 0700, files 0600."""
+    _fresh_seed_dir(directory)
     values = {
         "instance-id": md.instance_id.encode(),
         "local-hostname": md.local_hostname.encode(),

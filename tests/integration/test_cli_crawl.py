@@ -123,3 +123,14 @@ def test_console_script_and_module_entry_point(maaslike_cmd):
     for cmd in ([script], maaslike_cmd):
         done = run(cmd, "--version")
         assert done.returncode == 0 and done.stdout.startswith("maaslike ")
+
+
+def test_output_into_a_non_empty_directory_is_one_line_and_writes_nothing(maas, maaslike_cmd, tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep").write_text("x")
+    done = run(maaslike_cmd, "crawl", "--metadata-url", maas.metadata_url(), *creds_args(maas),
+               "--output", str(out), "--skew-file", str(tmp_path / "skew.json"))
+    assert done.returncode != 0
+    assert len(done.stderr.strip().splitlines()) == 1 and "is not empty" in done.stderr
+    assert os.listdir(out) == ["keep"]

@@ -3,7 +3,7 @@ import stat
 
 import pytest
 
-from cloudinit_maaslike.errors import MetadataError, SeedError
+from cloudinit_maaslike.errors import ConfigError, MetadataError, SeedError
 from cloudinit_maaslike.metadata import Metadata, decode_vendordata, read_seed, write_seed
 from cloudinit_maaslike.metadata.tree import version_base
 
@@ -77,3 +77,21 @@ def test_bad_yaml_vendordata_names_the_line():
 ])
 def test_version_base(url, base):
     assert version_base(url) == base
+
+
+def test_seed_output_refuses_a_non_empty_directory_and_changes_nothing(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    os.chmod(tmp_path, 0o755)
+    with pytest.raises(ConfigError, match=r"--output: .* is not empty; give an empty or new directory"):
+        write_seed(str(tmp_path), Metadata("n", "n.maas"))
+    assert os.listdir(tmp_path) == ["notes.txt"] and mode(tmp_path) == 0o755
+
+
+def test_seed_output_refuses_a_link_and_leaves_where_it_points_alone(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    os.chmod(elsewhere, 0o755)
+    (tmp_path / "seed").symlink_to(elsewhere)
+    with pytest.raises(ConfigError, match="is a symbolic link"):
+        write_seed(str(tmp_path / "seed"), Metadata("n", "n.maas"))
+    assert os.listdir(elsewhere) == [] and mode(elsewhere) == 0o755
