@@ -23,6 +23,7 @@ import logging
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from .errors import MaaslikeError
 from .privatefile import make_private_dir, write_private
 
 LOG = logging.getLogger(__name__)
@@ -102,6 +103,25 @@ def _raw_userdata(cloud: Any) -> bytes:
     return raw if isinstance(raw, bytes) else str(raw).encode("utf-8")
 
 
+class PayloadRefused(MaaslikeError):
+    """Fail closed: the payload's script is already gone, nothing ran, MAAS was told."""
+
+
+def report_payload_failure(cfg: Dict[str, Any], merged: Optional[Dict[str, Any]], exc: BaseException) -> str:
+    """A payload that cannot be decoded or validated is a failed install MAAS must hear of."""
+    from .install.engine import describe_unexpected
+    from .install.failreport import report_failure_before_install
+
+    reason = str(exc) if isinstance(exc, MaaslikeError) else describe_unexpected(exc)
+    message = f"install payload refused, nothing was run: {reason}"
+    LOG.error("maaslike: %s", message)
+    try:
+        report_failure_before_install(message, cfg, merged, log=LOG)
+    except Exception as failure:  # noqa: BLE001 - the payload's own error is what cloud-init must show
+        LOG.warning("maaslike: the failure could not be reported: %s", failure)
+    return message
+
+
 def handle_payload(*args: Any, **kwargs: Any) -> None:
     _, cfg, cloud = handle_arguments(args, kwargs)
     from .payload import decode, looks_like_payload, merged_config, write_members
@@ -115,8 +135,13 @@ def handle_payload(*args: Any, **kwargs: Any) -> None:
 
     from .install.prepare import checked_config, prepare
 
-    payload = decode(raw)
-    config = checked_config(merged_config(payload), where="install payload")
+    merged: Optional[Dict[str, Any]] = None
+    try:
+        payload = decode(raw)
+        merged = merged_config(payload)
+        config = checked_config(merged, where="install payload")
+    except Exception as exc:  # noqa: BLE001 - fail closed: nothing runs, MAAS hears why
+        raise PayloadRefused(report_payload_failure(cfg, merged, exc)) from None
     settings = cfg.get("maaslike_install") or {}
     base = settings.get("workdir") or os.path.join(state_dir(cloud), "work")
     config, work = prepare(config, target=settings.get("target"), base=base)

@@ -52,7 +52,7 @@ def install_config(tmp_path, early: str, late: str, endpoint: str) -> str:
     return yaml.safe_dump(cfg)
 
 
-def boot(tmp_path, version, user_data: bytes, name="root"):
+def boot(tmp_path, version, user_data: bytes, name="root", reporting=None):
     maas_node = {"nodes": [{"system_id": "inst01", "hostname": "inst", "status": "deploying",
                             "user_data": {"base64": base64.b64encode(user_data).decode()}}]}
     server = start_maas(str(tmp_path / f"state-{name}"), nodes=maas_node)
@@ -60,9 +60,12 @@ def boot(tmp_path, version, user_data: bytes, name="root"):
     snippet = yaml.safe_dump({"datasource": {"MAASLike": {
         "metadata_url": server.metadata_url(), "consumer_key": c.consumer_key,
         "token_key": c.token_key, "token_secret": c.token_secret, "max_wait": 20}}})
+    snippets = {"95_test_datasource.cfg": snippet}
+    if reporting:  # as MAAS's preseed does: cloud-init's own reporting, the node's webhook
+        snippets["96_test_reporting.cfg"] = yaml.safe_dump({"reporting": reporting})
     root = ciroot.PrivateRoot(str(tmp_path / name), version, cmdline="ro console=ttyS0",
                               extra_cfg={"cloud_final_modules": TEST_FINAL_MODULES},
-                              snippets={"95_test_datasource.cfg": snippet})
+                              snippets=snippets)
     return server, root
 
 
@@ -182,3 +185,35 @@ def test_shipped_module_list_is_stock_plus_ours_and_loads_in_both_releases():
         assert [m for m in stock if m in others] == others  # same order as stock
     for module in OUR_MODULES:
         assert os.path.exists(os.path.join(REPO, "shims", f"cc_{module}.py"))
+
+
+@pytest.mark.parametrize("damage", ["invalid-config", "bad-md5"])
+def test_a_payload_that_cannot_be_used_fails_closed_and_maas_hears_why(tmp_path, version, recorder, damage):
+    """Its script never runs, no stage runs, and cmd-install FAIL reaches the preseed's webhook."""
+    marks = tmp_path / "marks"
+    cfg = yaml.safe_load(install_config(tmp_path, f"echo early >> {marks}", f"echo late >> {marks}",
+                                        recorder.url + "/status/inst01"))
+    if damage == "invalid-config":
+        cfg["sources"] = 42
+    payload = pack([yaml.safe_dump(cfg)])
+    if damage == "bad-md5":
+        payload = payload.replace(b"MD5SUM=", b"MD5SUM=00", 1)
+    server, root = boot(tmp_path, version, payload, reporting={
+        "maas": {"type": "webhook", "endpoint": recorder.url + "/status/inst01"}})
+    try:
+        assert root.cloudinit("init").returncode == 0
+        final = root.cloudinit("modules", "--mode", "final")
+        assert not marks.exists()
+        scripts = os.path.join(root.instance_dir(), "scripts")
+        assert not os.path.exists(scripts) or os.listdir(scripts) == []
+        errors = " ".join(root.status()["modules-final"]["errors"])
+        assert "maaslike_payload" in errors or "maaslike-payload" in errors, (errors, final.returncode)
+        assert "install payload refused, nothing was run" in final.stderr
+        finished = [e for e in recorder.events() if e.get("name") == "cmd-install"
+                    and e.get("event_type") == "finish"]
+        assert finished and finished[-1]["result"] == "FAIL"
+        expected = "sources" if damage == "invalid-config" else "MD5"
+        assert expected in finished[-1]["description"]
+        assert not any(e.get("name", "").startswith("cmd-install/stage-") for e in recorder.events())
+    finally:
+        server.server.stop()
