@@ -78,6 +78,7 @@ def makedirs(root: str, path: str, mode: int = 0o755) -> str:
     """Create the directory `path` inside `root` (and its parents); returns it."""
     resolved = resolve(root, path)
     top = os.path.realpath(root)
+    os.makedirs(top, mode, exist_ok=True)  # the target itself is the installer's, not the image's
     current = top
     for name in _components(os.path.relpath(resolved, top)):
         current = os.path.join(current, name)

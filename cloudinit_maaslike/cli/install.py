@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+DRY_RUN_STOPS = 2  # what an invalid config exits with: the install would not start writing
+
 
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", action="append", default=[], metavar="FILE",
@@ -47,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
         if args.target:
             plan["target"] = args.target
         print(json.dumps(plan, indent=2) if args.json else format_plan(plan))
-        return 0
+        # the install would stop: say why, one line per problem, and fail as it would
+        for problem in plan["problems"]:
+            print(f"maaslike install: error: {problem}", file=sys.stderr)
+        return DRY_RUN_STOPS if plan["problems"] else 0
     from ..install.engine import Installer
 
     config, work = prepare(config, target=args.target, base=args.workdir)

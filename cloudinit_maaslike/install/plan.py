@@ -1,8 +1,15 @@
-"""What an install would do, without doing it (`maaslike install --dry-run`)."""
+"""What an install would do, without doing it (`maaslike install --dry-run`).
+
+The storage layout is planned against this machine exactly as the
+partitioning stage plans it, so every reason that stage would stop for (a
+disk in use, a missing program, preserved content that does not match, a
+layout that does not fit) is listed under ``problems``, one line each, and
+`maaslike install --dry-run` exits non-zero when there is any.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 from ..config.model import InstallConfig
 from .builtins import describe
@@ -25,25 +32,32 @@ def _sources(raw: Mapping[str, Any]) -> List[str]:
     return out
 
 
-def _devices(config: InstallConfig) -> List[str]:
-    """What the partitioning stage would write on this machine, planned for real."""
+def _devices(config: InstallConfig) -> Tuple[List[str], List[str]]:
+    """What the partitioning stage would write on this machine, planned for real; and why it would stop."""
+    from ..config.problems import ConfigInvalid
     from ..errors import MaaslikeError
     from .blockmeta import has_dd_source, plan_storage
 
     stage = config.stage("partitioning")
     if stage is None or not any(c.is_builtin_form and c.argv and c.argv[1] == "block-meta"
                                 for c in stage.commands):
-        return []
-    if has_dd_source(config.raw):
-        return ["the disk the dd image is written to (chosen like simple mode)"]
+        return [], []
     try:
+        if has_dd_source(config.raw):
+            from ..storage.simple import choose_disk
+
+            disk = choose_disk(config.raw)  # as the extract stage chooses it
+            return [f"{disk.path} (the whole disk, with the dd image)"], []
         _, plan = plan_storage(config.raw)
+    except ConfigInvalid as exc:
+        return [f"(the install would stop here: {exc})"], [str(p) for p in exc.problems]
     except MaaslikeError as exc:
-        return [f"(the install would stop here: {exc})"]
-    return plan.devices_written()
+        return [f"(the install would stop here: {exc})"], [str(exc)]
+    return plan.devices_written(), []
 
 
 def make_plan(config: InstallConfig) -> Dict[str, Any]:
+    devices, problems = _devices(config)
     return {
         "stages": [
             {
@@ -56,7 +70,8 @@ def make_plan(config: InstallConfig) -> Dict[str, Any]:
             }
             for stage in config.stages
         ],
-        "devices": _devices(config),
+        "devices": devices,
+        "problems": problems,
         "sources": _sources(config.raw),
         "target": config.install.target,
         "log_file": config.install.log_file,
@@ -81,4 +96,7 @@ def format_plan(plan: Mapping[str, Any]) -> str:
         lines += [f"  {r.split('?')[0]}" for r in plan["reporting"]]
     if plan["power_state"]:
         lines.append(f"afterwards: {plan['power_state']}")
+    if plan.get("problems"):
+        lines.append("the install would stop before writing anything:")
+        lines += [f"  {p}" for p in plan["problems"]]
     return "\n".join(lines)

@@ -1,53 +1,56 @@
-"""Why a device must not be touched: mounted, swap, held, a RAID/LVM member.
+"""Why a device must not be touched: mounted, swap, held, backing a loop device.
 
-A disk that is in use is refused with the reason, never wiped: the check
-covers the disk and every partition on it.  Exclusive opens (O_EXCL) during
-the writes are the second line of defence.
+A disk that is in use is refused at planning with the whole chain of reasons
+(see `usage`), never wiped: the check covers the disk, every partition on it
+and every device built on them, recursively.  An exclusive open (O_EXCL) is
+asked too, and the writes themselves go through exclusive opens: the second
+line of defence, which alone would miss a disk behind a loop device.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from . import sysfs
+from .commands import StorageError, run
+from .usage import explain, read_usage
 
 
-def mounted_devnos(mountinfo: str = "/proc/self/mountinfo") -> Dict[str, str]:
-    """major:minor -> a mount point that uses it."""
-    found: Dict[str, str] = {}
+def probe_filesystem(path: str, offset: int = 0, size: Optional[int] = None) -> Dict[str, str]:
+    """What blkid finds at `path` (from `offset`, `size` bytes long): TYPE, UUID, LABEL...; {} for nothing."""
+    argv = ["blkid", "-p", "-o", "export"]
+    if offset or size is not None:
+        argv += ["-O", str(offset), *(["-S", str(size)] if size is not None else [])]
     try:
-        with open(mountinfo, encoding="utf-8") as handle:
-            for line in handle:
-                fields = line.split()
-                found.setdefault(fields[2], fields[4])
-    except OSError:
-        pass
-    return found
+        found = run([*argv, path], f"probe {path}")
+    except StorageError:
+        return {}  # blkid exits 2 when it finds nothing
+    return dict(line.split("=", 1) for line in found.splitlines() if "=" in line)
 
 
-def swap_devices(swaps: str = "/proc/swaps") -> Set[str]:
+def btrfs_fsid(name: str) -> Optional[str]:
+    """The btrfs filesystem UUID on /dev/<name>, if it holds one."""
+    info = probe_filesystem(f"/dev/{name}")
+    return info.get("UUID") if info.get("TYPE") == "btrfs" else None
+
+
+def is_claimed(path: str) -> bool:
+    """True when someone holds the device exclusively (the kernel answers EBUSY to O_EXCL)."""
     try:
-        with open(swaps, encoding="utf-8") as handle:
-            return {os.path.realpath(line.split()[0]) for line in list(handle)[1:] if line.strip()}
-    except OSError:
-        return set()
+        fd = os.open(path, os.O_RDONLY | os.O_EXCL | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return exc.errno == errno.EBUSY
+    os.close(fd)
+    return False
 
 
 def busy_reasons(device: sysfs.BlockDevice) -> List[str]:
-    """Every reason `device` (a disk, with its partitions) is in use."""
-    reasons = []
-    mounts = mounted_devnos()
-    swaps = swap_devices()
-    members = [device] + [d for d in (sysfs.device(p) for p in device.partitions) if d is not None]
-    for member in members:
-        if member.devno in mounts:
-            reasons.append(f"{member.path} is mounted on {mounts[member.devno]}")
-        if member.path in swaps:
-            reasons.append(f"{member.path} is in use as swap")
-        for holder in member.holders:
-            reasons.append(f"{member.path} is held by {holder}")
+    """Every reason `device` (a disk, with its partitions) is in use, each a whole chain."""
+    reasons = explain(device.name, read_usage(), btrfs_fsid)
+    if not reasons and is_claimed(device.path):
+        reasons.append("another program holds it open exclusively")
     return reasons
 
 

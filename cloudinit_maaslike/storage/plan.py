@@ -4,8 +4,11 @@ The plan resolves every configured disk to a device (by WWN, then serial,
 then path: curtin's order), places every partition (1 MiB aligned, after the
 previous one unless an offset is given), checks each fits its disk and that
 no device to be written is in use, and names the device every volume will
-have.  Every problem is collected and reported at once; `apply` only runs a
-plan that has none.
+have.  Everything the writes depend on is checked here too, before the
+first of them: what ``preserve`` promises (see `preserve`), that every program
+the plan runs is installed (see `tools`), and that no device to be written is
+in use, however indirectly (see `usage`).  Every problem is collected and
+reported at once; `apply` only runs a plan that has none.
 
 Reuse and preservation (what happens to what is already on a disk):
 
@@ -14,21 +17,25 @@ config                 effect
 =====================  ==========================================================
 disk, no ``preserve``  the table is replaced; ``wipe`` first if given
 disk ``preserve``      table kept (its type must match ``ptable``); new partitions
-                       are appended; preserved partitions must match number/size
-partition ``preserve``  kept as is (its disk must be preserved); may be formatted
+                       are appended in free numbers and free space
+partition ``preserve``  kept as is (its disk must be preserved): number, offset (when
+                       given) and size (within 1 MiB) must match; may be formatted
 format ``preserve``    no mkfs; the filesystem type found must match ``fstype``
+raid/lvm ``preserve``  assembled, not created: members must carry the signature
 =====================  ==========================================================
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..config.problems import Problems
-from . import inuse, kernel, sysfs
+from . import inuse, kernel, preserve, sysfs
 from .model import Disk, Format, LogicalVolume, Mount, Partition, Raid, StorageConfig, VolGroup
+from .tools import check_programs
 from .units import MiB, align_up, human
 
 GPT_TYPES = {
@@ -130,7 +137,7 @@ def _describe(candidates: Sequence[sysfs.BlockDevice]) -> str:
 
 
 def _layout(disk: Disk, device: sysfs.BlockDevice, ptable: str, parts: List[Partition],
-            problems: Problems) -> List[PlannedPartition]:
+            problems: Problems, table: Optional[preserve.OnDiskTable] = None) -> List[PlannedPartition]:
     sector = device.logical_sector
     end_limit = device.size - (GPT_TRAILER * sector if ptable == "gpt" else 0)
     numbers = {p.number for p in parts if p.number}
@@ -163,6 +170,8 @@ def _layout(disk: Disk, device: sysfs.BlockDevice, ptable: str, parts: List[Part
             limit = end_limit
         if start % sector:
             problems.error(f"{part.where}.offset", f"{start} is not a multiple of the sector size {sector}")
+        if part.preserve:
+            start, size = preserve.place_preserved(part, number, (start, size), table, device.path, problems)
         if part.flag == "extended" and size == 0:
             size = (end_limit - start) // sector * sector
         end = start + size
@@ -188,28 +197,6 @@ def _layout(disk: Disk, device: sysfs.BlockDevice, ptable: str, parts: List[Part
     return sorted(planned, key=lambda p: p.number)
 
 
-def _check_preserved(planned: PlannedDisk, problems: Problems) -> None:
-    existing = {}
-    for name in planned.device.partitions:
-        dev = sysfs.device(name)
-        if dev is not None:
-            existing[dev.partition_number] = dev
-    for part in planned.partitions:
-        if not part.entry.preserve:
-            if part.number in existing:
-                problems.error(f"{part.entry.where}.number",
-                               f"partition {part.number} already exists on preserved {planned.device.path}")
-            continue
-        found = existing.get(part.number)
-        if found is None:
-            problems.error(part.entry.where,
-                           f"preserve: {planned.device.path} has no partition {part.number}")
-        elif abs(found.size - part.entry.size) >= MiB:
-            problems.error(f"{part.entry.where}.size",
-                           f"preserve: partition {part.number} is {human(found.size)}, "
-                           f"the config says {human(part.entry.size)}")
-
-
 def _check_kernel(config: StorageConfig, support: Callable[[str, Optional[str]], Optional[str]],
                   problems: Problems) -> None:
     """RAID, LVM and every filesystem to mount must be possible here."""
@@ -232,18 +219,96 @@ def _check_kernel(config: StorageConfig, support: Callable[[str, Optional[str]],
                 problems.error(f"{mount.where}", f"{why} (for {mount.path})")
 
 
+def _written_volumes(config: StorageConfig) -> Set[str]:
+    """Ids of the volumes whose content this install replaces (mkfs, new RAID or LVM members)."""
+    written: Set[str] = set()
+    for entry in config.entries:
+        if isinstance(entry, Format) and not entry.preserve:
+            written.add(entry.volume)
+        elif isinstance(entry, Raid) and not entry.preserve:
+            written.update(entry.devices + entry.spare_devices)
+        elif isinstance(entry, VolGroup) and not entry.preserve:
+            written.update(entry.devices)
+    return written
+
+
+@dataclass(frozen=True)
+class _Machine:
+    """How the planner looks at this machine; tests replace any part."""
+
+    busy: Callable[[sysfs.BlockDevice], List[str]]
+    read_table: Callable[[sysfs.BlockDevice], Optional[preserve.OnDiskTable]]
+    can_read_tables: bool
+
+
+def _plan_disk(disk: Disk, device: sysfs.BlockDevice, config: StorageConfig, machine: _Machine,
+               problems: Problems) -> Tuple[PlannedDisk, Optional[preserve.OnDiskTable]]:
+    """The disk's layout; with the table it keeps, read from the disk, when it is preserved."""
+    if device.read_only:
+        problems.error(disk.where, f"{device.path} is read-only")
+    parts = list(config.partitions_of(disk.id))
+    written = _written_volumes(config)
+    if not disk.preserve or any(not p.preserve or p.id in written for p in parts) or disk.id in written:
+        for reason in machine.busy(device):
+            problems.error(disk.where, f"{device.path} is in use: {reason}; refusing to touch it")
+    ptable = disk.ptable
+    if parts and not ptable:
+        problems.error(f"{disk.where}.ptable", "partitions are configured but the disk has no ptable")
+    for part in parts:
+        if part.preserve and not disk.preserve:
+            problems.error(f"{part.where}.preserve",
+                           f"cannot keep a partition of {disk.id!r}: its table is rewritten "
+                           "(preserve the disk too)")
+    table = None
+    kept = disk.preserve and (parts or ptable) and machine.can_read_tables
+    if kept:
+        table = machine.read_table(device)
+        preserve.check_table(disk, device, table, problems)
+    layout = _layout(disk, device, ptable or "gpt", parts, problems, table) if parts else []
+    if kept:
+        preserve.check_new_partitions(device.path, layout, table, problems)
+    return PlannedDisk(disk, device, ptable, tuple(layout)), table
+
+
+def _volume_paths(config: StorageConfig, disks: Sequence[PlannedDisk]) -> Dict[str, str]:
+    """entry id -> the /dev path it will have."""
+    volumes: Dict[str, str] = {}
+    for disk in disks:
+        volumes[disk.entry.id] = disk.device.path
+        volumes.update((placed.entry.id, placed.path) for placed in disk.partitions)
+    groups = {g.id: g for g in config.of(VolGroup) if isinstance(g, VolGroup)}
+    for entry in config.entries:
+        if isinstance(entry, LogicalVolume) and entry.volgroup in groups:
+            volumes[entry.id] = f"/dev/{groups[entry.volgroup].name}/{entry.name}"
+        elif isinstance(entry, Raid):
+            volumes[entry.id] = f"/dev/md/{entry.name}"
+    for fmt in config.of(Format):
+        assert isinstance(fmt, Format)
+        if fmt.volume in volumes:
+            volumes[fmt.id] = volumes[fmt.volume]
+    return volumes
+
+
 def make_plan(
     config: StorageConfig,
     candidates: Optional[Sequence[sysfs.BlockDevice]] = None,
     busy: Callable[[sysfs.BlockDevice], List[str]] = inuse.busy_reasons,
     problems: Optional[Problems] = None,
     kernel_support: Callable[[str, Optional[str]], Optional[str]] = kernel.missing_support,
+    read_table: Callable[[sysfs.BlockDevice], Optional[preserve.OnDiskTable]] = preserve.read_table,
+    probe: preserve.Probe = inuse.probe_filesystem,
+    which: Callable[[str], Optional[str]] = shutil.which,
 ) -> StoragePlan:
+    """The plan, once everything it will do has been checked against this machine.
+
+    Raises `ConfigInvalid` listing every problem (unless `problems` collects them).
+    """
     own = problems is None
     problems = problems or Problems()
     candidates = list(candidates if candidates is not None else sysfs.disks())
-    volumes: Dict[str, str] = {}
+    machine = _Machine(busy, read_table, which("sfdisk") is not None)
     planned_disks: List[PlannedDisk] = []
+    tables: Dict[str, Optional[preserve.OnDiskTable]] = {}
     claimed: Dict[str, str] = {}
     for disk in config.of(Disk):
         assert isinstance(disk, Disk)
@@ -257,43 +322,13 @@ def make_plan(
             problems.error(disk.where, f"{device.path} is also disk {claimed[device.name]!r}")
             continue
         claimed[device.name] = disk.id
-        if device.read_only:
-            problems.error(disk.where, f"{device.path} is read-only")
-        parts = list(config.partitions_of(disk.id))
-        will_write = not disk.preserve or any(not p.preserve for p in parts)
-        if will_write:
-            for reason in busy(device):
-                problems.error(disk.where, f"{device.path} is in use: {reason}; refusing to touch it")
-        ptable = disk.ptable
-        if parts and not ptable:
-            problems.error(f"{disk.where}.ptable", "partitions are configured but the disk has no ptable")
-        for part in parts:
-            if part.preserve and not disk.preserve:
-                problems.error(f"{part.where}.preserve",
-                               f"cannot keep a partition of {disk.id!r}: its table is rewritten "
-                               "(preserve the disk too)")
-        layout = _layout(disk, device, ptable or "gpt", parts, problems) if parts else []
-        planned = PlannedDisk(disk, device, ptable, tuple(layout))
-        if disk.preserve and layout:
-            _check_preserved(planned, problems)
+        planned, tables[disk.id] = _plan_disk(disk, device, config, machine, problems)
         planned_disks.append(planned)
-        volumes[disk.id] = device.path
-        for placed in layout:
-            volumes[placed.entry.id] = placed.path
     _check_kernel(config, kernel_support, problems)
-    for group in config.of(VolGroup):
-        assert isinstance(group, VolGroup)
-        for lv in config.of(LogicalVolume):
-            assert isinstance(lv, LogicalVolume)
-            if lv.volgroup == group.id:
-                volumes[lv.id] = f"/dev/{group.name}/{lv.name}"
-    for raid in config.of(Raid):
-        assert isinstance(raid, Raid)
-        volumes[raid.id] = f"/dev/md/{raid.name}"
-    for fmt in config.of(Format):
-        assert isinstance(fmt, Format)
-        if fmt.volume in volumes:
-            volumes[fmt.id] = volumes[fmt.volume]
+    plan = StoragePlan(config, tuple(planned_disks), _volume_paths(config, planned_disks))
+    missing = check_programs(plan, problems, which)
+    if "blkid" not in missing:
+        preserve.check_contents(config, planned_disks, tables, probe, problems)
     if own:
         problems.raise_if_any("storage config")
-    return StoragePlan(config, tuple(planned_disks), volumes)
+    return plan

@@ -46,13 +46,22 @@ def installable(device: sysfs.BlockDevice, busy: Callable[[sysfs.BlockDevice], L
     )
 
 
+def _refuse_if_busy(device: sysfs.BlockDevice, where: str,
+                    busy: Callable[[sysfs.BlockDevice], List[str]]) -> sysfs.BlockDevice:
+    """A disk named by the config is never passed over silently: in use, it stops the install."""
+    reasons = busy(device)
+    if reasons:
+        raise NoDisk(f"{where}: {device.path} is in use: {'; '.join(reasons)}; refusing to touch it")
+    return device
+
+
 def choose_disk(
     raw: Mapping[str, Any],
     devices: Sequence[str] = (),
     candidates: Optional[Sequence[sysfs.BlockDevice]] = None,
     busy: Callable[[sysfs.BlockDevice], List[str]] = inuse.busy_reasons,
 ) -> sysfs.BlockDevice:
-    """A grub_device disk of the storage config, else a listed device, else the first suitable."""
+    """A grub_device disk of the storage config, else a listed device, else the first suitable idle one."""
     candidates = list(candidates if candidates is not None else sysfs.disks())
     storage = raw.get("storage")
     if isinstance(storage, Mapping):
@@ -63,13 +72,13 @@ def choose_disk(
                 found = resolve_disk(disk, candidates)
                 if found is None:
                     raise NoDisk(f"{disk.where}: the grub_device disk is not on this machine")
-                return found
+                return _refuse_if_busy(found, disk.where, busy)
     block_meta = raw.get("block-meta") or {}
     listed = list(devices) or list(block_meta.get("devices") or [])
     for path in listed:
         found = sysfs.device(path)
         if found is not None and not found.is_partition:
-            return found
+            return _refuse_if_busy(found, "block-meta.devices", busy)
     if listed:
         raise NoDisk(f"block-meta.devices: none of {', '.join(listed)} is a disk on this machine")
     usable = [d for d in candidates if installable(d, busy)]

@@ -15,6 +15,9 @@ from .inuse import open_exclusive
 from .units import MiB
 
 CHUNK = 4 * MiB
+# the programs each wipe mode runs (the planner checks they are there before any write)
+WIPE_PROGRAMS = {"superblock": ("wipefs",), "superblock-recursive": ("wipefs",), "pvremove": ("wipefs",),
+                 "zero": (), "random": ("shred",)}
 
 
 def _zero(fd: int, start: int, length: int, data: bytes) -> None:

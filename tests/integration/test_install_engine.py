@@ -177,7 +177,8 @@ def test_dry_run_prints_the_plan_and_touches_nothing(tmp_path, maaslike_cmd):
                                               "wipe": "superblock", "ptable": "gpt"}]},
     })
     done = install(maaslike_cmd, "--config", str(cfg), "--dry-run", "--json", "tgz:http://i/r.tgz")
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == 2, done.stderr  # the plan predicts the install would stop
+    assert "storage.config[0] (id: sda)" in done.stderr
     plan = json.loads(done.stdout)
     assert [s["name"] for s in plan["stages"]][0] == "early"
     # planned against this machine: /dev/vda does not exist or is in use here

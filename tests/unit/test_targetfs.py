@@ -91,3 +91,8 @@ def test_makedirs_creates_inside_the_target(layout):
     assert made.startswith(str(root) + "/") and os.path.isdir(made)
     assert os.listdir(decoy / "etc") == []
     assert stat.S_IMODE(os.stat(made).st_mode) & 0o755 == 0o755
+
+
+def test_makedirs_creates_a_missing_target_root(tmp_path):
+    assert targetfs.makedirs(str(tmp_path / "new-target"), "/") == str(tmp_path / "new-target")
+    assert (tmp_path / "new-target").is_dir()
