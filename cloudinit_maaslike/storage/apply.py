@@ -13,12 +13,11 @@ import concurrent.futures
 import logging
 import os
 import stat
-import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from .. import targetfs
+from .. import runner, targetfs
 from . import sysfs
 from .commands import StorageError, run
 from .mkfs import make_filesystem
@@ -102,7 +101,7 @@ def sync_partitions(disk: PlannedDisk, attempts: int = 20) -> None:
             return
         for argv in (["partx", "-u", path],
                      *(["partx", "-a", "--nr", str(n), path] for n in expected if n not in current)):
-            subprocess.run(argv, capture_output=True, timeout=30)
+            runner.run(argv, timeout=30)
         time.sleep(min(0.5, 0.02 * (attempt + 1)))
     missing = sorted(n for n in expected if not matches(n))
     raise StorageError(f"the kernel does not see partition(s) {', '.join(map(str, missing))} of {path} "

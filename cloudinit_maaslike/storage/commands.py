@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import subprocess
 from typing import Dict, Optional, Sequence
 
+from .. import runner
 from ..errors import MaaslikeError
 
 LOG = logging.getLogger("cloudinit_maaslike.install")
@@ -21,11 +21,10 @@ def run(argv: Sequence[str], what: str, stdin: Optional[str] = None, timeout: fl
         env: Optional[Dict[str, str]] = None) -> str:
     LOG.info("storage: %s", " ".join(argv))
     try:
-        done = subprocess.run(list(argv), input=stdin, capture_output=True, text=True,
-                              timeout=timeout, env=env)
-    except FileNotFoundError:
-        raise StorageError(f"{what}: {argv[0]} is not installed") from None
-    except subprocess.TimeoutExpired:
+        done = runner.run(argv, input=stdin, timeout=timeout, env=env)
+    except runner.ProgramNotStarted as exc:
+        raise StorageError(f"{what}: {exc}") from None
+    except runner.TimeoutExpired:
         raise StorageError(f"{what}: {' '.join(argv)} did not finish in {timeout:.0f} s") from None
     if done.returncode != 0:
         lines = [line.strip() for line in (done.stderr or done.stdout).splitlines() if line.strip()]

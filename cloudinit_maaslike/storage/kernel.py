@@ -8,9 +8,9 @@ reason.  Something not yet loaded counts when modprobe can load it.
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import Optional
 
+from .. import runner
 from .model import mount_type
 
 
@@ -24,8 +24,8 @@ def _read(path: str) -> str:
 
 def _loadable(module: str) -> bool:
     try:
-        done = subprocess.run(["modprobe", "--dry-run", "--quiet", module], capture_output=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
+        done = runner.run(["modprobe", "--dry-run", "--quiet", module], timeout=10)
+    except (runner.ProgramNotStarted, runner.TimeoutExpired):
         return False
     return done.returncode == 0
 
