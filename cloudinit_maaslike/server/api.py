@@ -12,7 +12,10 @@ status codes and messages (see reference/maas.md §5):
 * the same tree under ``curtin/``, where user-data is the install payload;
 * ``<v>/by-id/<id>/?op=get_preseed`` and ``op=netboot_off`` are anonymous;
 * ``status/<id>`` takes JSON events and identifies the node by its token key
-  alone (MAAS never checks that signature);
+  alone (MAAS never checks that signature); a body that is not JSON of the
+  expected shape (any nesting, any types) is a 400 with one line, and files
+  attached to events and signals are streamed to disk within the caps of
+  `AttachmentLimits` (past them a 413, and nothing of the request is kept);
 * only versions ``latest`` and ``2012-03-01`` exist.
 
 What a node says moves its status by `transitions`; preseeds and payloads
@@ -23,8 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import MaaslikeError
 from ..redact import redact_text
@@ -32,7 +36,14 @@ from .compose import vendor_data
 from .credstore import CredentialStore
 from .diskwriter import Immediate, Writer
 from .documents import NodeDocuments
-from .eventfiles import BadEventFile, decode_event_files
+from .eventfiles import (
+    AttachmentLimits,
+    AttachmentTooLarge,
+    BadEventFile,
+    parse_event_files,
+    read_chunks,
+    shown,
+)
 from .inventory import Node
 from .oauthcheck import Refusal, Verifier, is_signed, parse_authorization, token_key_from_header
 from .records import NodeRecord
@@ -48,6 +59,51 @@ ENLIST_ITEMS = {
     "public-keys": "",
 }
 EVENT_REQUIRED = ("event_type", "origin", "name", "description")
+EVENT_OPTIONAL_TEXT = ("result", "level")
+LATEST_TIMESTAMP = 253402300800  # 10000-01-01: later (or earlier than -it) is no time
+SLOW_BODY = 256 * 1024  # parsing a body this big, or storing files, is done on a worker thread
+
+
+class BadPayload(ValueError):
+    """A request body that cannot be read as what it must be; the text is the 400's."""
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadPayload(f"{name} is not JSON")
+
+
+def read_status_message(body: bytes) -> Dict[str, Any]:
+    """A status event's JSON object, its fields' types checked; `BadPayload` (one line) if not."""
+    if not body.isascii():
+        raise BadPayload("Status payload must be ASCII JSON.")
+    try:
+        message = json.loads(body.decode("ascii"), parse_constant=_reject_constant)
+    except BadPayload as exc:
+        raise BadPayload(f"Status payload must be ASCII JSON ({exc}).") from None
+    except json.JSONDecodeError as exc:
+        raise BadPayload(f"Status payload must be ASCII JSON ({exc}).") from None
+    except RecursionError:
+        raise BadPayload("Status payload must be ASCII JSON (it nests too deeply).") from None
+    except ValueError:  # an integer longer than Python reads (sys.get_int_max_str_digits)
+        raise BadPayload("Status payload must be ASCII JSON (a number has too many digits).") from None
+    if not isinstance(message, dict):
+        raise BadPayload("Status payload must be a JSON object.")
+    missing = [k for k in EVENT_REQUIRED if k not in message]
+    if missing:
+        raise BadPayload(f"Missing parameter(s) {', '.join(missing)} in status message.")
+    for key in EVENT_REQUIRED:
+        if not isinstance(message[key], str):
+            raise BadPayload(f"Bad status message: {key} must be a string, not {shown(message[key])}.")
+    for key in EVENT_OPTIONAL_TEXT:
+        if message.get(key) is not None and not isinstance(message[key], str):
+            raise BadPayload(f"Bad status message: {key} must be a string, not {shown(message[key])}.")
+    timestamp = message.get("timestamp")
+    if timestamp is not None and (
+            isinstance(timestamp, bool) or not isinstance(timestamp, (int, float))
+            or not (math.isfinite(timestamp) and abs(timestamp) < LATEST_TIMESTAMP)):
+        raise BadPayload("Bad status message: timestamp must be seconds since 1970,"
+                         f" not {shown(timestamp)}.")
+    return message
 
 
 @dataclass
@@ -60,7 +116,8 @@ class Request:
     server_url: str  # scheme://host[:port] the client used
     body: bytes = b""
     form: Mapping[str, str] = field(default_factory=dict)
-    files: Sequence[Tuple[str, bytes]] = ()  # multipart file parts: (field name, content)
+    # multipart file parts: (field name, content or an open file holding it)
+    files: Sequence[Tuple[str, Union[bytes, IO[bytes]]]] = ()
 
 
 @dataclass
@@ -89,6 +146,7 @@ class MetadataAPI:
         documents: NodeDocuments,
         server_url: Optional[str] = None,
         writer: Optional[Writer] = None,
+        attachment_limits: Optional[AttachmentLimits] = None,
     ):
         self.nodes = {n.system_id: n for n in nodes}
         self.credentials = credentials
@@ -97,6 +155,7 @@ class MetadataAPI:
         self.documents = documents
         self._server_url = server_url
         self.writer: Writer = writer or Immediate()
+        self.attachment_limits = attachment_limits or AttachmentLimits()
 
     def close(self) -> None:
         """Finish the file writes still queued (the server calls this as it stops)."""
@@ -132,12 +191,18 @@ class MetadataAPI:
 
     # -- dispatch ----------------------------------------------------------
     def is_slow(self, request: Request) -> bool:
-        """Whether answering means building a preseed or payload not built yet.
+        """Whether answering means building a preseed or payload not built yet,
+        reading a big body or storing attached files.
 
-        Packing takes tens of milliseconds; the server answers such requests
-        on a worker thread so the others are not held up behind them.
+        Packing takes tens of milliseconds, inflating files longer; the server
+        answers such requests on a worker thread so the others are not held up
+        behind them.
         """
         parts = [p for p in request.path[len(PREFIX):].split("/") if p]
+        if request.files or len(request.body) > SLOW_BODY:
+            return True
+        if parts[:1] == ["status"]:
+            return b'"files"' in request.body
         if len(parts) >= 3 and parts[1] == "by-id":  # <v>/by-id/<system_id>/?op=get_preseed
             kind, system_id = "preseed", parts[2]
         elif len(parts) == 3 and parts[0] == "curtin" and parts[2] == "user-data":
@@ -326,7 +391,10 @@ class MetadataAPI:
             if key in request.form:
                 entry[key] = request.form[key]
         if request.files:
-            entry["files"] = record.store_files(request.files)
+            stored = self._store(node, [(name, read_chunks(content)) for name, content in request.files])
+            if isinstance(stored, Answer):
+                return stored
+            entry["files"] = stored
         if outcome.note:
             entry["note"] = outcome.note
         record.record("signal", entry)
@@ -344,30 +412,44 @@ class MetadataAPI:
         if token is None or token.owner not in self.nodes:
             return Answer(204)  # MAAS drops events from unknown tokens silently
         try:
-            message = json.loads(request.body.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            return Answer.text(400, "Status payload must be ASCII JSON.")
-        if not isinstance(message, dict):
-            return Answer.text(400, "Status payload must be a JSON object.")
-        missing = [k for k in EVENT_REQUIRED if k not in message]
-        if missing:
-            return Answer.text(400, f"Missing parameter(s) {', '.join(missing)} in status message.")
-        record = self.records[token.owner]
-        try:
-            files = decode_event_files(message["files"]) if message.get("files") else []
+            message = read_status_message(request.body)
+            files = parse_event_files(message["files"]) if message.get("files") else []
+        except AttachmentTooLarge as exc:
+            return Answer.text(413, f"Attached files refused: {exc}.")
         except BadEventFile as exc:
             return Answer.text(400, f"Bad status message: {exc}.")
+        except BadPayload as exc:
+            return Answer.text(400, str(exc))
+        node = self.nodes[token.owner]
+        record = self.records[token.owner]
         event = {k: message.get(k) for k in (*EVENT_REQUIRED, "result", "timestamp", "level")
                  if message.get(k) is not None}
         if files:
-            event["files"] = record.store_files(files)
-        outcome = after_event(record.status, str(message["name"]), str(message["event_type"]),
-                              message.get("result"), str(message["description"]))
+            stored = self._store(node, [(f.path, f.chunks()) for f in files])
+            if isinstance(stored, Answer):
+                return stored
+            event["files"] = stored
+        outcome = after_event(record.status, message["name"], message["event_type"],
+                              message.get("result"), message["description"])
         if outcome.note:
             event["note"] = outcome.note
         record.record("event", event)
         record.apply(outcome, f"event {message['name']} {message['event_type']}")
         return Answer(204)
+
+    def _store(self, node: Node, files: Sequence[Tuple[str, Iterable[bytes]]]) -> Union[List[Dict[str, Any]], Answer]:
+        """Stream attached files to the node's record: what to list, or the answer refusing them."""
+        try:
+            return self.records[node.system_id].store_attachments(files, self.attachment_limits)
+        except AttachmentTooLarge as exc:
+            LOG.warning("refused files from %s: %s", node.system_id, exc)
+            return Answer.text(413, f"Attached files refused: {exc}.")
+        except BadEventFile as exc:
+            return Answer.text(400, f"Bad status message: {exc}.")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            LOG.error("cannot store files attached by %s: %s", node.system_id, reason)
+            return Answer.text(500, f"Cannot store the attached files of {node.system_id}: {reason}")
 
     # -- read-only views -----------------------------------------------------
     def node_view(self, system_id: str) -> Answer:

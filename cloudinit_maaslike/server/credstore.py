@@ -63,6 +63,8 @@ class CredentialStore:
             return {}
         except (OSError, ValueError) as exc:
             raise ConfigError("state-dir", f"cannot read {self.path}: {exc}") from None
+        except RecursionError:
+            raise ConfigError("state-dir", f"cannot read {self.path}: it nests too deeply") from None
         if not isinstance(data, dict):
             raise ConfigError("state-dir", f"{self.path} is not a JSON object")
         return data

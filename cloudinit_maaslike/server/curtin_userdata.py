@@ -102,6 +102,8 @@ def main_config(rendered: str, template_name: str, release: str) -> Dict[str, An
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise TemplateFailed(f"preseed template {template_name} renders invalid YAML{line}") from None
+    except RecursionError:
+        raise TemplateFailed(f"preseed template {template_name} renders YAML that nests too deeply") from None
     if config is None:
         config = {}
     if not isinstance(config, dict):

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 from .installsource import source_problem
 from .statuses import STATUSES, normalise_status
+
+LIBYAML_MAX_DEPTH = 1000  # deeper, libyaml's composer can overflow the C stack (a segfault)
+_NOT_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 _FIELDS = {
     "system_id", "hostname", "domain", "osystem", "arch", "subarch", "release", "status",
@@ -125,17 +129,55 @@ def parse_inventory(data: Any, where: str) -> List[Node]:
     return nodes
 
 
+def bracket_depth(text: str) -> int:
+    """How deep `text`'s brackets nest (quotes ignored: at least the YAML flow nesting)."""
+    depth = deepest = 0
+    for char in _NOT_BRACKETS.sub("", text):
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif depth:
+            depth -= 1
+    return deepest
+
+
+def yaml_depth(text: str, loader: Any) -> int:
+    """How deep `text`'s collections nest, from the parser's events (no recursion, no objects built)."""
+    import yaml
+
+    depth = deepest = 0
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return deepest
+
+
 def load_inventory(path: str) -> List[Node]:
     import yaml
 
     try:
         with open(path, encoding="utf-8") as handle:
-            # libyaml when present: an inventory of hundreds of nodes loads in a blink.
-            data = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            text = handle.read()
     except OSError as exc:
         raise ConfigError("--nodes", f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("nodes", "not valid YAML: not UTF-8", path) from None
+    # libyaml when present: an inventory of hundreds of nodes loads in a blink; but
+    # its composer has no recursion limit (and its flow parsing takes quadratic time),
+    # so deeply nested text goes to the Python loader, which stops with a RecursionError.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        if loader is not yaml.SafeLoader and (bracket_depth(text) > LIBYAML_MAX_DEPTH
+                                              or yaml_depth(text, loader) > LIBYAML_MAX_DEPTH):
+            loader = yaml.SafeLoader
+        data = yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError("nodes", f"not valid YAML{line}", path) from None
+    except RecursionError:
+        raise ConfigError("nodes", "not valid YAML: it nests too deeply", path) from None
     return parse_inventory(data, path)

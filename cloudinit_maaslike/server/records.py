@@ -3,7 +3,10 @@
 Kept in ``<state-dir>/nodes/<system_id>/``: ``state.json`` (rewritten
 atomically on each change), ``events.jsonl`` (appended, one JSON object a
 line) and ``files/`` (what events and signals attached, decoded, 0600), so a
-restart keeps everything.  The running server writes through a `DiskWriter`
+restart keeps everything.  Attached files are streamed to disk as they are
+decoded, never held whole in memory, within two caps (`AttachmentLimits`):
+decoded bytes per event and bytes kept per node; past either, nothing of the
+event is kept.  The running server writes through a `DiskWriter`
 thread: the record in memory changes at once, the files a moment later, and
 a crash loses at most what was still queued (a torn last line is skipped).
 
@@ -21,16 +24,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..privatefile import make_private_dir, write_private
 from .diskwriter import Immediate, Writer
+from .eventfiles import AttachmentLimits, AttachmentTooLarge, check_file_count
 from .statuses import normalise_status
 from .transitions import Outcome
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NUMBERED = re.compile(r"^([0-9]+)-")
+_PARTIAL = ".partial-"  # an attached file still being written
 
 
 def _append(path: str, line: bytes) -> None:
@@ -61,14 +68,14 @@ class NodeRecord:
         self.events: List[Dict[str, Any]] = self._load_events()
         self._unwritten: List[bytes] = []
         self._write_queued = False
-        self._file_count = len(os.listdir(self._files_dir)) if os.path.isdir(self._files_dir) else 0
+        self._last_number, self.attached_bytes = self._scan_files()
 
     def _load_state(self) -> Dict[str, Any]:
         try:
             with open(self._state_path, encoding="utf-8") as handle:
                 data = json.load(handle)
             return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return {}
 
     def _load_events(self) -> List[Dict[str, Any]]:
@@ -78,7 +85,7 @@ class NodeRecord:
                 for line in handle:
                     try:
                         events.append(json.loads(line))
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         continue  # a torn last line after a crash
         except OSError:
             pass
@@ -132,17 +139,87 @@ class NodeRecord:
             lines, self._unwritten, self._write_queued = self._unwritten, [], False
         _append(self._events_path, b"".join(lines))
 
-    def store_files(self, files: Sequence[Tuple[str, bytes]]) -> List[Dict[str, Any]]:
-        """Keep attached files on disk (0600); return what the events view may show."""
-        shown = []
-        for name, data in files:
+    def _scan_files(self) -> Tuple[int, int]:
+        """(highest file number, bytes kept) of the files dir; removes writes a crash cut short."""
+        last = size = 0
+        try:
+            names = os.listdir(self._files_dir)
+        except OSError:
+            return 0, 0
+        for name in names:
+            path = os.path.join(self._files_dir, name)
+            if name.startswith(_PARTIAL):
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
+                continue
+            numbered = _NUMBERED.match(name)
+            if numbered:
+                last = max(last, int(numbered.group(1)))
+            try:
+                size += os.stat(path).st_size
+            except OSError:
+                pass
+        return last, size
+
+    def _check_caps(self, event_bytes: int, limits: AttachmentLimits) -> None:
+        if event_bytes > limits.per_event:
+            raise AttachmentTooLarge(
+                f"attached files decode to more than {limits.per_event} bytes, the cap per event")
+        if self.attached_bytes + event_bytes > limits.per_node:
+            raise AttachmentTooLarge(
+                f"attached files would take node {os.path.basename(self.directory)} past its cap of"
+                f" {limits.per_node} bytes of stored files ({self.attached_bytes} kept already)")
+
+    def store_attachments(self, files: Sequence[Tuple[str, Iterable[bytes]]],
+                          limits: AttachmentLimits) -> List[Dict[str, Any]]:
+        """Write each file (name, chunks) to disk (0600) as its chunks come; return what the
+        events view may show (name and size).
+
+        All or nothing: past a cap (`AttachmentTooLarge`), on a decoding error
+        (`BadEventFile`, raised by the chunks) or a write error (`OSError`),
+        what was written is removed and the exception goes on.
+        """
+        if not files:
+            return []
+        check_file_count(len(files))
+        make_private_dir(self._files_dir)
+        partials: List[str] = []
+        sizes: List[int] = []
+        total = 0
+        try:
+            for _, chunks in files:
+                fd, partial = tempfile.mkstemp(prefix=_PARTIAL, dir=self._files_dir)  # 0600
+                partials.append(partial)
+                size = 0
+                with os.fdopen(fd, "wb") as handle:
+                    for chunk in chunks:
+                        size += len(chunk)
+                        total += len(chunk)
+                        self._check_caps(total, limits)  # before the bytes land
+                        handle.write(chunk)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                sizes.append(size)
             with self._lock:
-                self._file_count += 1
-                number = self._file_count
-            base = _UNSAFE.sub("_", os.path.basename(name)).lstrip(".") or "file"
-            self.writer.submit(write_private, os.path.join(self._files_dir, f"{number:05d}-{base}"), data)
-            shown.append({"name": name, "size": len(data)})
-        return shown
+                self._check_caps(total, limits)  # again: another event may have stored files meanwhile
+                self.attached_bytes += total
+                first = self._last_number + 1
+                self._last_number += len(files)
+            listed = []
+            for number, (name, _), size in zip(range(first, first + len(files)), files, sizes):
+                base = _UNSAFE.sub("_", os.path.basename(name)).lstrip(".")[:100] or "file"
+                os.replace(partials[0], os.path.join(self._files_dir, f"{number:05d}-{base}"))
+                partials.pop(0)
+                listed.append({"name": name, "size": size})
+            return listed
+        finally:
+            for partial in partials:
+                try:
+                    os.unlink(partial)
+                except OSError:
+                    pass
 
     def snapshot(self) -> Dict[str, Any]:
         with self._lock:

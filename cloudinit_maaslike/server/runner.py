@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import threading
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 from aiohttp import web
 
@@ -17,6 +17,7 @@ from ..errors import ConfigError, MaaslikeError
 from .api import MetadataAPI
 from .app import QuietAccessLogger, make_app
 from .diskwriter import DiskWriter
+from .guard import HeaderGuard
 from .inventory import Node
 from .state import ServerOptions, build_api
 
@@ -25,20 +26,33 @@ SHUTDOWN_TIMEOUT = 10.0
 
 
 async def _start(api: MetadataAPI, options: ServerOptions) -> web.AppRunner:
-    app = make_app(api, options.clock_offset, options.latency, options.images_dir)
+    guard = HeaderGuard(options.header_timeout)
+    app = make_app(api, options.clock_offset, options.latency, options.images_dir,
+                   max_body_size=options.max_body_size, body_timeout=options.body_timeout, guard=guard)
+
+    async def stop_guard(_app: web.Application) -> None:
+        await guard.stop()
+
+    app.on_shutdown.append(stop_guard)
+    # A kept-alive connection idle this long after a response (or sending half a
+    # request head) is closed by aiohttp; the guard covers a new connection's first head.
+    handler_options: Dict[str, Any] = {"keepalive_timeout": options.idle_timeout}
     # On SIGTERM, in-flight requests (an image download) get this long to finish;
     # aiohttp 3.9 moved the setting from the site to the runner.
     if "shutdown_timeout" in inspect.signature(web.BaseRunner.__init__).parameters:
         runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False,
-                               shutdown_timeout=SHUTDOWN_TIMEOUT)
+                               shutdown_timeout=SHUTDOWN_TIMEOUT, **handler_options)
         await runner.setup()
         site = web.TCPSite(runner, options.host, options.port, backlog=1024, reuse_address=True)
     else:  # aiohttp 3.8 (Debian 12's python3-aiohttp)
-        runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False)
+        runner = web.AppRunner(app, access_log_class=QuietAccessLogger, handle_signals=False,
+                               **handler_options)
         await runner.setup()
         site = web.TCPSite(runner, options.host, options.port, backlog=1024, reuse_address=True,
                            shutdown_timeout=SHUTDOWN_TIMEOUT)
     await site.start()
+    assert runner.server is not None
+    guard.start(runner.server)
     return runner
 
 
@@ -140,6 +154,12 @@ class BackgroundServer:
             ready.set()
             loop.run_forever()
             loop.run_until_complete(self._runner.cleanup())
+            # What is left (a connection that closed as the server stopped) ends
+            # here, as asyncio.run would end it, rather than be destroyed pending.
+            leftover = asyncio.all_tasks(loop)
+            for task in leftover:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="maaslike-server", daemon=True)

@@ -12,9 +12,15 @@ from .api import MetadataAPI
 from .credstore import CredentialStore
 from .diskwriter import Immediate, Writer
 from .documents import NodeDocuments
+from .eventfiles import DEFAULT_EVENT_ATTACHMENTS, DEFAULT_NODE_ATTACHMENTS, AttachmentLimits
 from .inventory import Node
 from .records import NodeRecord
 from .templates import DEFAULT_TEMPLATES_DIR, TemplateLoader
+
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+DEFAULT_HEADER_TIMEOUT = 20.0
+DEFAULT_IDLE_TIMEOUT = 60.0
+DEFAULT_BODY_TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,17 @@ class ServerOptions:
     images_dir: Optional[str] = None
     templates_dir: Optional[str] = None  # searched before the shipped templates
     shipped_templates_dir: str = DEFAULT_TEMPLATES_DIR
+    # What one client may cost (``maaslike serve --max-*`` and ``--*-timeout``; README.rst).
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE  # bytes of one request body, as sent
+    max_event_attachments: int = DEFAULT_EVENT_ATTACHMENTS  # decoded bytes of files per event/signal
+    max_node_attachments: int = DEFAULT_NODE_ATTACHMENTS  # decoded bytes of files kept per node
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT  # s for a new connection to send a request head
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT  # s a kept-alive connection may wait for its next request
+    body_timeout: float = DEFAULT_BODY_TIMEOUT  # s for a request body to arrive, once its head has
+
+    @property
+    def attachment_limits(self) -> AttachmentLimits:
+        return AttachmentLimits(self.max_event_attachments, self.max_node_attachments)
 
 
 def template_locations(options: ServerOptions) -> List[str]:
@@ -49,4 +66,4 @@ def build_api(nodes: List[Node], options: ServerOptions, writer: Optional[Writer
     clock: Callable[[], float] = (lambda: time.time() + offset) if offset else time.time
     documents = NodeDocuments(TemplateLoader(template_locations(options)), credentials)
     return MetadataAPI(nodes, credentials, records, clock, documents, server_url=options.server_url,
-                       writer=writer)
+                       writer=writer, attachment_limits=options.attachment_limits)
