@@ -37,13 +37,14 @@ def parse_preseed(body: bytes, where: str, require_header: bool = True) -> Dict[
             f"preseed at {where} does not start with #cloud-config"
             + (f" (starts with {first[0]!r})" if first else " (empty)")
         )
-    import yaml
+    from .config.bounded import DocumentError, DocumentLimitError, load_yaml
 
     try:
-        loaded = yaml.safe_load(body)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
+        loaded = load_yaml(body, where)
+    except DocumentLimitError:
+        raise  # a ConfigError naming the limit
+    except DocumentError as exc:
+        line = f" at {exc.path}" if exc.path.startswith("line ") else ""
         raise PreseedError(f"{where} is not valid YAML{line}") from None
     if loaded is None:
         return {}

@@ -40,14 +40,18 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..payload import decode, merged_config
+    from ..payload import PayloadError, decode, merged_config
     from ..payload.tree import refuse_unless_empty, write_tree
 
     data = _read_input(args.payload)
     if args.output:
         refuse_unless_empty(args.output)
-    payload = decode(data, check_md5=not args.ignore_md5)
-    merged = merged_config(payload)
+    try:
+        payload = decode(data, check_md5=not args.ignore_md5)
+        merged = merged_config(payload)
+    except (RecursionError, MemoryError) as exc:  # the bounded readers should make this unreachable
+        raise PayloadError(f"{args.payload}: cannot be decoded within this process's limits "
+                           f"({type(exc).__name__})") from None
     if args.output:
         write_tree(args.output, _files(payload, merged, args.members), _links(payload, args.members))
     json.dump(summary(payload, args.output), sys.stdout, indent=2)

@@ -5,18 +5,12 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from ..errors import ConfigError
+from .bounded import load_yaml
 
 
 def parse_config_text(text: str, where: str) -> Dict[str, Any]:
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError("(file)", f"not valid YAML{line}: {problem}", where) from None
+    """One config file's mapping, read within the bounded loader's limits."""
+    loaded = load_yaml(text, where)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

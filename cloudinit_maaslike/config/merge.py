@@ -13,10 +13,11 @@ Rules (reference/curtin.md §1):
 from __future__ import annotations
 
 import copy
-import json
+import dataclasses
 from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from ..errors import ConfigError
+from .bounded import DEFAULT_LIMITS, DocumentLimitError, NodeBudget, load_json
 
 STAGES = ("early", "partitioning", "network", "extract", "curthooks", "hook", "late")
 
@@ -56,18 +57,23 @@ def merge_config(base: Dict[str, Any], update: Mapping[str, Any]) -> Dict[str, A
     return base
 
 
-def apply_set(cfg: Dict[str, Any], assignment: str) -> None:
-    """Apply one ``--set a/b=value`` (``json:`` prefix parses JSON) to `cfg`."""
+def apply_set(cfg: Dict[str, Any], assignment: str, budget: Optional[NodeBudget] = None) -> None:
+    """Apply one ``--set a/b=value`` (``json:`` prefix parses JSON) to `cfg`.
+
+    The key path and a JSON value are bounded like a config document (their
+    depths add up); `budget` is the node budget shared with the configs.
+    """
     path, sep, raw = assignment.partition("=")
     if not sep or not path.strip("/"):
         raise ConfigError("--set", f"expected KEY/PATH=VALUE, got {assignment!r}")
+    keys = [k for k in path.split("/") if k]
+    if len(keys) > DEFAULT_LIMITS.max_depth:
+        raise DocumentLimitError("(key path)", f"nesting deeper than {DEFAULT_LIMITS.max_depth} levels",
+                                 f"--set {path[:40]}...", "max_depth")
     value: Any = raw
     if raw.startswith("json:"):
-        try:
-            value = json.loads(raw[len("json:"):])
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"--set {path}", f"invalid JSON value: {exc.msg}") from None
-    keys = [k for k in path.split("/") if k]
+        limits = dataclasses.replace(DEFAULT_LIMITS, max_depth=DEFAULT_LIMITS.max_depth - len(keys))
+        value = load_json(raw[len("json:"):], f"--set {path}", limits, budget)
     update: Dict[str, Any] = {keys[-1]: value}
     for key in reversed(keys[:-1]):
         update = {key: update}
@@ -94,6 +100,7 @@ def merge_configs(
     sets: Iterable[str] = (),
     sources: Iterable[str] = (),
     base: Optional[Dict[str, Any]] = None,
+    budget: Optional[NodeBudget] = None,
 ) -> Dict[str, Any]:
     """The whole install config: defaults, then configs, --set values, sources."""
     cfg = builtin_config() if base is None else base
@@ -104,7 +111,7 @@ def merge_configs(
             raise ConfigError("config", f"each config must be a mapping, got {type(part).__name__}")
         merge_config(cfg, part)
     for assignment in sets:
-        apply_set(cfg, assignment)
+        apply_set(cfg, assignment, budget)
     for source in sources:
         add_source(cfg, source)
     if "http_proxy" in cfg:

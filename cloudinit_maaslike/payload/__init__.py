@@ -9,7 +9,9 @@ Modules, one job each: `wrappers` (MIME, base64, gzip user-data), `script`
 and `shellwords` (marker, header, ``COMMAND`` quoting), `command` (curtin's
 argument syntax), `archive` and `names` (safe tar reading), `configs` (YAML
 and curtin's merge order), `tree` and `members` (writing files atomically),
-`encode`, `extractor`, `tarball` and `bundle` (packing).
+`encode`, `extractor`, `tarball` and `bundle` (packing).  `limits` holds
+every bound decoding applies (input size, expansion budget, header, members,
+paths, MIME); configs are read through `config.bounded`.
 """
 
 from .configs import loaded_configs, merged_config, parse_config_text

@@ -9,17 +9,20 @@ the archive itself, and last the configs the command names.
 from __future__ import annotations
 
 import hashlib
+import logging
 from types import MappingProxyType
 from typing import Dict, List, Tuple, Union
 
 from .archive import read_archive
 from .command import parse_install_command
+from .limits import MAX_CONFIGS, Allowance
 from .model import KIND_CURTIN, KIND_MAASLIKE, NotAPayload, Payload, PayloadError
 from .names import member_name
 from .script import decode_body, split_script
 from .wrappers import unwrap
 
 MAASLIKE_HEADER = "MAASLIKE_VERSION"
+LOG = logging.getLogger(__name__)
 
 
 def looks_like_payload(data: Union[bytes, str]) -> bool:
@@ -27,14 +30,18 @@ def looks_like_payload(data: Union[bytes, str]) -> bool:
 
     Damaged payloads count: cloud-init must not run a broken install script as
     if it were ordinary user-data, so they are claimed and reported by
-    `decode`.  A ``#cloud-config`` or plain script is answered from its first
-    bytes.
+    `decode`.  So do payloads past a limit (a gzip layer expanding past the
+    budget, a message with too many parts): it fails closed.  A
+    ``#cloud-config`` or plain script is answered from its first bytes.
     """
     try:
         unwrap(_as_bytes(data))
     except NotAPayload:
         return False
     except PayloadError:
+        return True
+    except Exception:  # a bug here must not let cloud-init run a payload
+        LOG.warning("cannot tell whether user-data is an install payload; claiming it", exc_info=True)
         return True
     return True
 
@@ -46,7 +53,9 @@ def decode(data: Union[bytes, str], check_md5: bool = True) -> Payload:
     or unsafe payload; a wrong MD5 is an error unless `check_md5` is False
     (then `md5_ok` tells).
     """
-    script_bytes, wrapping = unwrap(_as_bytes(data))
+    raw = _as_bytes(data)
+    allowance = Allowance.for_input(len(raw))
+    script_bytes, wrapping = unwrap(raw, allowance)
     script = split_script(script_bytes)
     command = parse_install_command(script.command)
     archive_bytes = decode_body(script.body, script.body_line)
@@ -57,7 +66,7 @@ def decode(data: Union[bytes, str], check_md5: bool = True) -> Payload:
         if not expected:
             raise PayloadError("header sets no MD5SUM, so the archive cannot be checked")
         raise PayloadError(f"archive MD5 mismatch: header says {expected}, archive is {found}")
-    contents = read_archive(archive_bytes)
+    contents = read_archive(archive_bytes, limit=allowance.left)
     options, configs = _configs(command.options, contents.files)
     config_names = {name for name, _ in configs}
     members = {name: data for name, data in contents.files.items() if name not in config_names}
@@ -84,22 +93,26 @@ def _configs(
     """Each ``--config`` as (member, text), and the options naming members."""
     named: List[Tuple[str, str]] = []
     configs: List[Tuple[str, str]] = []
+    texts: Dict[str, str] = {}  # a config named twice is one text, not two copies
     for kind, value in options:
         if kind != "config":
             named.append((kind, value))
             continue
+        if len(configs) >= MAX_CONFIGS:
+            raise PayloadError(f"COMMAND has more than {MAX_CONFIGS} --config options")
         try:
             name = member_name(value, what="COMMAND --config")
         except PayloadError:
             raise PayloadError(f"COMMAND --config {value} is not inside the archive") from None
         if name not in files:
             raise PayloadError(f"COMMAND --config {value} names no file in the archive")
-        try:
-            text = files[name].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise PayloadError(f"config {name} is not UTF-8 (byte {exc.start})") from None
+        if name not in texts:
+            try:
+                texts[name] = files[name].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise PayloadError(f"config {name} is not UTF-8 (byte {exc.start})") from None
         named.append((kind, name))
-        configs.append((name, text))
+        configs.append((name, texts[name]))
     return tuple(named), configs
 
 

@@ -18,7 +18,7 @@ from .. import __version__
 from .bundle import CURTIN_WRAPPER_NAME, PACKAGE, curtin_wrapper, package_files
 from .extractor import HeaderValue, render_script
 from .model import PayloadError
-from .names import member_name, parents
+from .names import find_nested, member_name
 from .tarball import Entry, build_tgz
 
 CONFIG_NAME = "configs/config-%03d.cfg"
@@ -87,10 +87,9 @@ def _entries(
     for path, name in extra_files:
         for entry in _read_extra(path, name):
             add(entry, path)
-    for name in entries:
-        for parent in parents(name):
-            if parent in entries:
-                raise PayloadError(f"cannot pack {name}: {parent} is a file")
+    nested = find_nested(entries, entries)
+    if nested is not None:
+        raise PayloadError(f"cannot pack {nested[0]}: {nested[1]} is a file")
     return list(entries.values())
 
 

@@ -10,7 +10,7 @@ refused wherever it comes from.
 from __future__ import annotations
 
 import re
-from typing import List
+from typing import Iterable, List, Mapping, Optional, Tuple
 
 from .model import PayloadError
 
@@ -19,7 +19,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def member_name(name: str, what: str = "member") -> str:
     """`name` without ``./``, ``//`` or a trailing slash; '' is the archive root."""
-    if _CONTROL.search(name):
+    if not name.isprintable() and _CONTROL.search(name):  # isprintable: a fast path, no control character
         raise PayloadError(f"{what} {name!r} has control characters in its name")
     if name.startswith("/"):
         raise PayloadError(f"{what} {name} has an absolute name")
@@ -33,3 +33,23 @@ def parents(name: str) -> List[str]:
     """The directories above a normalised member name, outermost first."""
     parts = name.split("/")
     return ["/".join(parts[:end]) for end in range(1, len(parts))]
+
+
+def find_nested(names: Iterable[str], blockers: Mapping[str, object]) -> Optional[Tuple[str, str]]:
+    """A (name, blocker) pair where `name` lies under one of `blockers`, or None.
+
+    Linear after a sort, however deep the names: in sorted order every name
+    under ``B/`` follows B, and a stack keeps only the blockers that are a
+    prefix of the current name.
+    """
+    stack: List[str] = []
+    for name in sorted(names):
+        while stack and not name.startswith(stack[-1]):
+            stack.pop()
+        if stack:
+            top = stack[-1]
+            if len(name) > len(top) and name[len(top)] == "/":
+                return name, top
+        if name in blockers:
+            stack.append(name)
+    return None

@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Dict, Mapping, Optional, Tuple
 
+from .limits import MAX_HEADER_BYTES
 from .model import MARKER, NotAPayload, PayloadError
 from .shellwords import read_assignments
 
@@ -49,8 +50,9 @@ def split_script(data: bytes) -> Script:
     marker = find_marker(data)
     if marker is None:
         raise NotAPayload(f"a script without a {MARKER} line")
-    head = data[:marker.start()].decode("utf-8", errors="surrogateescape")
-    scalars, arrays, lines = read_assignments(head, last="PAYLOAD_MARKER")
+    cut = marker.start() > MAX_HEADER_BYTES  # the lexer reads no further; reaching the cut is an error
+    head = data[:min(marker.start(), MAX_HEADER_BYTES)].decode("utf-8", errors="surrogateescape")
+    scalars, arrays, lines = read_assignments(head, last="PAYLOAD_MARKER", cut=cut)
     header: Dict[str, str] = {}
     for name in sorted(lines, key=lines.__getitem__):  # in the script's order
         header[name] = scalars[name] if name in scalars else shlex.join(arrays[name])

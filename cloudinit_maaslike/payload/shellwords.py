@@ -9,7 +9,9 @@ script, so it is an error, not a guess.
 
 The lexer is lazy: `read_assignments` stops at the first statement that is
 not an assignment (the extractor code), before reaching anything it cannot
-read.
+read.  It is linear in what it reads, and bounded: a caller hands it at most
+`MAX_HEADER_BYTES` (saying whether the script went on past them), and no
+line it reads may be longer than `MAX_HEADER_LINE`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
+from .limits import MAX_HEADER_BYTES, MAX_HEADER_LINE
 from .model import PayloadError
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_REST = re.compile(r"[A-Za-z0-9_]*")
+_BLANKS = re.compile(r"[ \t\r]+")
+_PLAIN_RUN = re.compile(r"[^ \t\r\n;()|&<>'\"\\$`=]+")  # characters that stand for themselves
 _ASSIGNMENT_START = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _BLANK = " \t\r"  # a CR is a blank so CRLF-mangled headers (MIME transports) still read
 _WORD_END = " \t\r\n;()|&<>"
@@ -40,12 +46,22 @@ def _fail(line: int, problem: str) -> PayloadError:
     return PayloadError(f"header line {line}: {problem}")
 
 
+class HeaderTooLong(PayloadError):
+    """The header goes on past what the lexer reads; never taken for its end."""
+
+
 class _Lexer:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, cut: bool = False) -> None:
         self.text = text
+        self.cut = cut  # `text` is the first MAX_HEADER_BYTES of a longer header
         self.pos = 0
         self.line = 1
         self.word_start = 0
+
+    def _past_the_end(self, problem: str) -> PayloadError:
+        if self.cut:
+            return HeaderTooLong(f"header line {self.line}: the header goes on past {MAX_HEADER_BYTES} bytes")
+        return _fail(self.line, problem)
 
     def at_assignment(self) -> bool:
         """Whether the token being read starts like ``NAME=``."""
@@ -58,7 +74,7 @@ class _Lexer:
             char = text[self.pos]
             self.word_start = self.pos
             if char in _BLANK:
-                self.pos += 1
+                self.pos = _BLANKS.match(text, self.pos).end()  # type: ignore[union-attr]
             elif char == "\n":
                 yield Token("end", self.line, "\n")
                 self.line += 1
@@ -80,6 +96,8 @@ class _Lexer:
             else:
                 yield self._word()
                 word_end = self.pos
+        if self.cut:
+            raise self._past_the_end("")
         yield Token("eof", self.line)
 
     def _word(self) -> Token:
@@ -88,6 +106,7 @@ class _Lexer:
         out: List[str] = []
         name: Optional[str] = None
         plain = True  # nothing quoted or escaped so far
+        name_like = True  # `out` so far could be a NAME (kept up to date per run: linear)
         while self.pos < n:
             char = text[self.pos]
             if char in _WORD_END:
@@ -95,7 +114,7 @@ class _Lexer:
             if char == "'":
                 close = text.find("'", self.pos + 1)
                 if close < 0:
-                    raise _fail(self.line, "single quote is never closed")
+                    raise self._past_the_end("single quote is never closed")
                 chunk = text[self.pos + 1:close]
                 out.append(chunk)
                 self.line += chunk.count("\n")
@@ -106,7 +125,7 @@ class _Lexer:
                 plain = False
             elif char == "\\":
                 if self.pos + 1 >= n:
-                    raise _fail(self.line, "backslash at the end of the header")
+                    raise self._past_the_end("backslash at the end of the header")
                 following = text[self.pos + 1]
                 if following == "\n":
                     self.line += 1
@@ -116,11 +135,18 @@ class _Lexer:
                 self.pos += 2
             elif char in "$`":
                 raise _fail(self.line, f"shell expansion {char!r} cannot be read without running it")
-            else:
-                if char == "=" and plain and name is None and _NAME.match("".join(out)):
+            elif char == "=":
+                if plain and name is None and name_like and out:
                     name = "".join(out)
+                name_like = False
                 out.append(char)
                 self.pos += 1
+            else:  # a run of ordinary characters, taken at once
+                run = _PLAIN_RUN.match(text, self.pos).group()  # type: ignore[union-attr]
+                if name_like:
+                    name_like = (_NAME_REST if out else _NAME).fullmatch(run) is not None
+                out.append(run)
+                self.pos += len(run)
         word = "".join(out)
         if name is not None:
             return Token("word", start_line, word, name=name)
@@ -149,6 +175,8 @@ class _Lexer:
                 self.line += 1
             out.append(char)
             self.pos += 1
+        if self.cut:
+            raise self._past_the_end("")
         raise _fail(opened, "double quote is never closed")
 
 
@@ -173,21 +201,46 @@ class _Stream:
 Assignments = Tuple[Dict[str, str], Dict[str, Tuple[str, ...]], Dict[str, int]]
 
 
-def read_assignments(text: str, last: Optional[str] = None) -> Assignments:
+def read_assignments(text: str, last: Optional[str] = None, cut: bool = False) -> Assignments:
     """The leading ``NAME=value`` and ``NAME=( … )`` statements of a script.
 
     Returns scalars, arrays and the line each name was (last) set on.  Bash
     semantics: a later assignment replaces an earlier one.  Reading stops at
     the first other statement, or right after the statement setting `last`.
+    `cut` says `text` is only the start of the script: reaching its end is
+    then an error, never the end of the header.
     """
+    lexer = _Lexer(text, cut)
+    try:
+        return _read_assignments(lexer, last)
+    finally:
+        _check_lines(text, lexer.pos)
+
+
+def _check_lines(text: str, end: int) -> None:
+    """Refuse a line longer than MAX_HEADER_LINE among those the lexer read."""
+    start = 0
+    number = 1
+    while start <= end:
+        newline = text.find("\n", start, start + MAX_HEADER_LINE + 1)
+        if newline < 0:
+            if min(len(text), end) - start > MAX_HEADER_LINE:
+                raise PayloadError(f"header line {number} is longer than {MAX_HEADER_LINE} bytes")
+            return
+        start = newline + 1
+        number += 1
+
+
+def _read_assignments(lexer: _Lexer, last: Optional[str]) -> Assignments:
     scalars: Dict[str, str] = {}
     arrays: Dict[str, Tuple[str, ...]] = {}
     lines: Dict[str, int] = {}
-    lexer = _Lexer(text)
     stream = _Stream(lexer.tokens())
     while True:
         try:
             token = stream.take()
+        except HeaderTooLong:
+            raise
         except PayloadError:
             if lexer.at_assignment():
                 raise
