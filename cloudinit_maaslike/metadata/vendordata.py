@@ -22,14 +22,13 @@ VendorData = Union[str, List[Any], None]
 def decode_vendordata(raw: Optional[bytes], where: str = "vendor-data") -> VendorData:
     if raw is None or not raw.strip():
         return None
-    import yaml
+    from ..config.bounded import DocumentError, load_yaml
 
-    try:
-        loaded: Any = yaml.safe_load(raw)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MetadataError(f"{where}: vendor-data is not valid YAML{line}", url=where) from None
+    try:  # from the network: bounded in size, depth and alias expansion
+        loaded: Any = load_yaml(raw, where)
+    except DocumentError as exc:
+        at = f" at {exc.path}" if exc.path.startswith("line") else ""
+        raise MetadataError(f"{where}: vendor-data is not usable YAML{at}: {exc.problem}", url=where) from None
     if isinstance(loaded, dict):
         loaded = loaded.get("cloud-init")
     if not loaded:

@@ -95,3 +95,16 @@ def test_seed_output_refuses_a_link_and_leaves_where_it_points_alone(tmp_path):
     with pytest.raises(ConfigError, match="is a symbolic link"):
         write_seed(str(tmp_path / "seed"), Metadata("n", "n.maas"))
     assert os.listdir(elsewhere) == [] and mode(elsewhere) == 0o755
+
+
+def _alias_bomb() -> bytes:
+    lines = [b"l0: &l0 [x, x, x, x, x, x, x, x, x]"]
+    for i in range(1, 12):
+        lines.append(b"l%d: &l%d [%s]" % (i, i, b", ".join([b"*l%d" % (i - 1)] * 9)))
+    return b"\n".join(lines) + b"\n"
+
+
+@pytest.mark.parametrize("bomb", [b"[" * 50000, _alias_bomb()])
+def test_hostile_vendordata_is_one_refusal_not_a_crash(bomb):
+    with pytest.raises(MetadataError, match="vendor-data is not usable YAML"):
+        decode_vendordata(bomb, "http://x/vendor-data")
