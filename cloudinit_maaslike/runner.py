@@ -30,6 +30,7 @@ TAIL_LINES = 20
 DEVNULL = subprocess.DEVNULL
 PIPE = subprocess.PIPE
 TimeoutExpired = subprocess.TimeoutExpired
+Popen = subprocess.Popen
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ the one holding the root filesystem is mounted on the target.
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 import threading
 from typing import List, Optional
 
+from .. import runner
 from ..storage import sysfs
 from ..storage.commands import StorageError, run
 from ..storage.inuse import open_exclusive
@@ -32,8 +32,8 @@ class _Unwrapped:
 
     def __init__(self, source: Decompressed):
         self.source = source
-        self.tar = subprocess.Popen(["tar", "-xOf", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, bufsize=0)
+        self.tar = runner.spawn(["tar", "-xOf", "-"], stdin=runner.PIPE, stdout=runner.PIPE,
+                                stderr=runner.PIPE, bufsize=0)
         self.errors: List[BaseException] = []
         self.thread = threading.Thread(target=self._feed, daemon=True)
         self.thread.start()

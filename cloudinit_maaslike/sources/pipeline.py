@@ -12,10 +12,10 @@ from __future__ import annotations
 import fcntl
 import os
 import queue
-import subprocess
 import threading
 from typing import Callable, List, Optional
 
+from .. import runner
 from .compression import decompressor, sniff
 from .reader import SourceError, SourceReader
 
@@ -38,7 +38,7 @@ class Decompressed:
         self.reader = reader
         self.head = reader.read(CHUNK)
         self.compression = sniff(self.head)
-        self.process: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
+        self.process: Optional[runner.Popen[bytes]] = None
         self._feeder: Optional[threading.Thread] = None
         self._error: List[BaseException] = []
         self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=16)
@@ -50,9 +50,9 @@ class Decompressed:
         if self.compression:
             command = decompressor(self.compression)
             try:
-                self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                stderr=subprocess.PIPE, bufsize=0)
-            except FileNotFoundError:
+                self.process = runner.spawn(command, stdin=runner.PIPE, stdout=runner.PIPE,
+                                            stderr=runner.PIPE, bufsize=0)
+            except runner.ProgramNotStarted:
                 raise SourceError(f"{reader.uri}: {command[0]} is needed for {self.compression} data") from None
             assert self.process.stdin is not None and self.process.stdout is not None
             widen_pipe(self.process.stdin.fileno())

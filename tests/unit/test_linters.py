@@ -55,3 +55,30 @@ def test_only_adapters_import_cloudinit():
                     if theirs and not ours:
                         offenders.append(relative)
     assert offenders == []
+
+
+def test_programs_start_only_through_the_runner():
+    """DESIGN.md: one seam starts programs, so tests can replace it and faults can be injected."""
+    import ast
+
+    starters = {"subprocess", "pty", "multiprocessing"}
+    calls = {"system", "popen", "spawnv", "spawnvp", "spawnl", "spawnlp", "execv", "execvp", "execve",
+             "execl", "execlp", "fork", "forkpty", "posix_spawn", "posix_spawnp"}
+    offenders = []
+    for folder, _, files in os.walk(os.path.join(REPO, "cloudinit_maaslike")):
+        for name in files:
+            path = os.path.join(folder, name)
+            relative = os.path.relpath(path, REPO)
+            if not name.endswith(".py") or relative == os.path.join("cloudinit_maaslike", "runner.py"):
+                continue
+            with open(path) as handle:
+                tree = ast.parse(handle.read(), relative)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    offenders += [f"{relative}: import {a.name}" for a in node.names if a.name in starters]
+                elif isinstance(node, ast.ImportFrom) and node.module in starters:
+                    offenders.append(f"{relative}: from {node.module} import …")
+                elif (isinstance(node, ast.Attribute) and node.attr in calls
+                      and isinstance(node.value, ast.Name) and node.value.id == "os"):
+                    offenders.append(f"{relative}:{node.lineno}: os.{node.attr}")
+    assert offenders == []
