@@ -95,6 +95,8 @@ class DataSourceMAASLike(sources.DataSource):  # type: ignore[misc]  # cloud-ini
                     max_wait=settings.max_wait,
                     retries=settings.retries,
                     clock=clock,
+                    request_deadline=settings.request_deadline,
+                    max_item_size=settings.max_item_size,
                 )
                 self._origin = f"metadata ({settings.metadata_url})"
         except MaaslikeError as exc:

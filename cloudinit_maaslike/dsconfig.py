@@ -23,11 +23,14 @@ LOG = logging.getLogger(__name__)
 DSNAME = "MAASLike"
 FALLBACK_DSNAME = "MAAS"
 
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MAX_WAIT = 120.0
+DEFAULT_TIMEOUT = 10.0  # seconds: the connect and each read
+DEFAULT_MAX_WAIT = 120.0  # seconds: the whole crawl, retries included
+DEFAULT_REQUEST_DEADLINE = 30.0  # seconds: one whole answer, however it trickles in
+DEFAULT_MAX_ITEM_SIZE = 64 << 20  # bytes: the largest item (user-data) accepted
 
 _ENDPOINT_KEYS = ("metadata_url", *CREDENTIAL_KEYS, "consumer_secret")
-_TUNABLE_KEYS = ("timeout", "max_wait", "retries", "seed_dir", "skew_file")
+_TUNABLE_KEYS = ("timeout", "max_wait", "retries", "seed_dir", "skew_file", "request_deadline",
+                 "max_item_size")
 KNOWN_KEYS = frozenset(_ENDPOINT_KEYS + _TUNABLE_KEYS)
 
 
@@ -41,6 +44,8 @@ class SourceConfig:
     seed_dir: Optional[str] = None
     skew_file: Optional[str] = None
     origin: str = f"datasource.{DSNAME}"  # the section the endpoint came from
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE
+    max_item_size: int = DEFAULT_MAX_ITEM_SIZE
 
 
 def _section(cfg: Mapping[str, Any], name: str, where: Optional[str]) -> Mapping[str, Any]:
@@ -113,6 +118,15 @@ def source_config(cfg: Mapping[str, Any], where: Optional[str] = None) -> Source
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(path, f"expected a whole number >= 0, got {value!r}", where)
         retries = value
+    value, path = tunable("request_deadline")
+    request_deadline = (DEFAULT_REQUEST_DEADLINE if value is None
+                        else _number(value, path, where, minimum=0.5))
+    value, path = tunable("max_item_size")
+    max_item_size = DEFAULT_MAX_ITEM_SIZE
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(path, f"expected a number of bytes >= 1, got {value!r}", where)
+        max_item_size = value
     strings = {}
     for key in ("seed_dir", "skew_file"):
         value, path = tunable(key)
@@ -128,4 +142,6 @@ def source_config(cfg: Mapping[str, Any], where: Optional[str] = None) -> Source
         seed_dir=strings["seed_dir"],
         skew_file=strings["skew_file"],
         origin=origin,
+        request_deadline=request_deadline,
+        max_item_size=max_item_size,
     )

@@ -29,6 +29,10 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--max-wait", type=float, help="overall deadline in seconds (default 120)")
     tuning.add_argument("--timeout", type=float, help="per-request timeout in seconds (default 10)")
+    tuning.add_argument("--request-deadline", type=float,
+                        help="seconds for one whole answer, body included (default 30)")
+    tuning.add_argument("--max-item-size", type=int, metavar="BYTES",
+                        help="the largest item accepted (default 67108864, 64 MiB)")
     tuning.add_argument("--retries", type=int, help="at most this many retries per item")
     tuning.add_argument("--skew-file", help="where learned clock skew is kept")
     parser.add_argument("--output", metavar="DIR",
@@ -64,7 +68,7 @@ def _settings(args: argparse.Namespace) -> Any:
     for flag in ("metadata_url", "consumer_key", "consumer_secret", "token_key", "token_secret"):
         if getattr(args, flag) is not None:
             section[flag] = getattr(args, flag)
-    for flag in ("max_wait", "timeout", "retries", "skew_file"):
+    for flag in ("max_wait", "timeout", "retries", "skew_file", "request_deadline", "max_item_size"):
         if getattr(args, flag) is not None:
             section[flag] = getattr(args, flag)
     if section:
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         max_wait=settings.max_wait,
         retries=settings.retries,
         clock=clock,
+        request_deadline=settings.request_deadline,
+        max_item_size=settings.max_item_size,
     )
     if args.output:
         write_seed(args.output, md)

@@ -43,6 +43,22 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class DownloadSettings:
+    """When an image download counts as stalled (``install: download_*``).
+
+    Stalled: fewer than ``min_rate * stall_seconds`` bytes arrived in the last
+    ``stall_seconds`` of waiting on the network (so also: no byte at all for
+    that long).  A stalled download is resumed where it stopped, at most
+    ``stall_retries`` times in a row, then the stage fails.  With the
+    defaults a dripping server is given up on after about 90 s.
+    """
+
+    stall_seconds: float = 30.0
+    min_rate: int = 16384  # bytes per second; 0: only a complete silence is a stall
+    stall_retries: int = 2
+
+
+@dataclass(frozen=True)
 class InstallSettings:
     log_file: Optional[str] = "/var/log/curtin/install.log"
     log_file_append: bool = False
@@ -52,6 +68,7 @@ class InstallSettings:
     save_install_log: Optional[str] = "/root/curtin-install.log"
     target: Optional[str] = None
     unmount: bool = True
+    download: DownloadSettings = field(default_factory=DownloadSettings)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .checks import check_keys, expect, join
 from .merge import STAGES
 from .model import (
     Command,
+    DownloadSettings,
     InstallConfig,
     InstallSettings,
     LegacyMaasReporter,
@@ -42,6 +43,7 @@ KNOWN_TOP = (
 KNOWN_INSTALL = (
     "log_file", "log_file_append", "error_tarfile", "post_files", "save_install_config",
     "save_install_log", "target", "unmount", "resume_data", "extra_rsync_args", "maas",
+    "download_stall_seconds", "download_min_rate", "download_stall_retries",
 )
 POWER_MODES = ("reboot", "poweroff", "halt")
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -136,6 +138,29 @@ def _parse_install(raw: Mapping[str, Any], problems: Problems) -> InstallSetting
                                         "install.save_install_log", problems),
         target=_optional_path(section.get("target"), "install.target", problems),
         unmount=unmount not in ("disabled", False),
+        download=_parse_download(section, problems),
+    )
+
+
+def _parse_download(section: Mapping[str, Any], problems: Problems) -> DownloadSettings:
+    """``install: download_stall_seconds, download_min_rate, download_stall_retries``."""
+    defaults = DownloadSettings()
+
+    def number(key: str, default: float, minimum: float, whole: bool) -> float:
+        value = section.get(key)
+        if value is None:
+            return default
+        if (isinstance(value, bool) or not isinstance(value, (int, float))
+                or (whole and not isinstance(value, int)) or value < minimum):
+            problems.error(f"install.{key}", f"expected {'a whole number' if whole else 'a number'}"
+                                             f" >= {minimum:g}, got {value!r}")
+            return default
+        return float(value)
+
+    return DownloadSettings(
+        stall_seconds=float(number("download_stall_seconds", defaults.stall_seconds, 1, False)),
+        min_rate=int(number("download_min_rate", defaults.min_rate, 0, True)),
+        stall_retries=int(number("download_stall_retries", defaults.stall_retries, 0, True)),
     )
 
 

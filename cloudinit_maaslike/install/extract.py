@@ -27,7 +27,8 @@ from .context import StepContext
 def _reader(ctx: StepContext, source: Source, uri: Optional[str] = None,
             sha256: Optional[str] = None) -> SourceReader:
     progress = Progress(f"extract {source.name}", None, ctx.notify)
-    return SourceReader(uri or source.uri, sha256 if uri else source.sha256, progress)
+    return SourceReader(uri or source.uri, sha256 if uri else source.sha256, progress,
+                        stall=ctx.config.install.download)
 
 
 def extract(ctx: StepContext, args: Sequence[str]) -> None:

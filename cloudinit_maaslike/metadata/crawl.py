@@ -5,6 +5,10 @@ the other.  We start every item at once on its own thread sharing one
 keep-alive client, so a healthy crawl costs one round trip (two when the
 node's clock must first be corrected).  A fatal answer on any item ends the
 crawl at once; the other threads are daemons and are abandoned.
+
+The whole crawl ends by `max_wait` (plus at most a second): each request
+is cut at the crawl's deadline, and should one still be in flight then (a
+name lookup hanging, say), it is abandoned with an error naming its URL.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import time
 from typing import TYPE_CHECKING, Dict, Optional, Tuple
 
 from ..clockskew import ServerClock
-from ..errors import MaaslikeError, MetadataError
+from ..dsconfig import DEFAULT_MAX_ITEM_SIZE, DEFAULT_REQUEST_DEADLINE
+from ..errors import MaaslikeError, MetadataError, MetadataUnavailable
 from ..oauth import Credentials, Signer
 from .model import CrawlStats, Metadata
 from .seed import metadata_from_items, read_tree
@@ -27,6 +32,19 @@ if TYPE_CHECKING:
     from ..httpclient import HttpClient
 
 LOG = logging.getLogger(__name__)
+
+# How long past its deadline the crawl waits for a request's own error
+# (a last attempt may start just before the deadline and run one timeout).
+ABANDON_GRACE = 1.0
+
+
+def _abandoned(pending: Dict[str, str], max_wait: float, request_deadline: float,
+               elapsed: float) -> MetadataUnavailable:
+    name, url = next(iter(pending.items()))
+    limit = f"max_wait: {max_wait:g} s" if max_wait > 0 else f"request_deadline: {request_deadline:g} s"
+    more = f" ({len(pending) - 1} more items also unanswered)" if len(pending) > 1 else ""
+    return MetadataUnavailable(
+        f"{name}: no complete answer from {url} in {elapsed:.1f} s ({limit}); abandoned{more}", url=url)
 
 
 def crawl(
@@ -38,8 +56,15 @@ def crawl(
     retries: Optional[int] = None,
     clock: Optional[ServerClock] = None,
     client: Optional[HttpClient] = None,
+    request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+    max_item_size: int = DEFAULT_MAX_ITEM_SIZE,
 ) -> Tuple[Metadata, CrawlStats]:
-    """Read every item of the tree at `metadata_url`."""
+    """Read every item of the tree at `metadata_url`.
+
+    `timeout` bounds each read, `request_deadline` each whole answer,
+    `max_wait` the whole crawl (retries included); `max_item_size` is the
+    largest item accepted, in bytes.
+    """
     started = time.monotonic()
     if metadata_url.startswith("file://"):
         # A seed directory (no version level) or a copied tree (with one).
@@ -54,8 +79,11 @@ def crawl(
 
     clock = clock or ServerClock()
     signer = Signer(credentials, clock) if credentials else None
-    fetcher = Fetcher(signer, FetchSettings(timeout, max_wait, retries), client=client)
+    fetcher = Fetcher(signer, FetchSettings(timeout, max_wait, retries, request_deadline, max_item_size),
+                      client=client)
     deadline = started + max_wait if max_wait > 0 else None
+    # A single attempt (max_wait <= 0) is bounded by its own deadline.
+    hard_stop = (deadline if deadline is not None else started + request_deadline) + ABANDON_GRACE
     results: queue.Queue[Tuple[str, Optional[bytes], Optional[BaseException]]] = queue.Queue()
 
     def worker(name: str, url: str, required: bool) -> None:
@@ -75,9 +103,14 @@ def crawl(
         ).start()
 
     items: Dict[str, Optional[bytes]] = {}
+    pending = {item.name: item_url(base, item) for item in ITEMS}
     try:
-        for _ in ITEMS:
-            name, body, error = results.get()
+        while pending:
+            try:
+                name, body, error = results.get(timeout=max(hard_stop - time.monotonic(), 0.0))
+            except queue.Empty:
+                raise _abandoned(pending, max_wait, request_deadline, time.monotonic() - started) from None
+            pending.pop(name, None)
             if error is not None:
                 if isinstance(error, MaaslikeError):
                     raise error

@@ -2,9 +2,14 @@
 
 The rules an operator can rely on:
 
-* every attempt has a per-request timeout (`timeout`), so a stalled server
-  cannot hang a boot, and all attempts together end by the crawl's deadline
-  (`max_wait`);
+* every attempt has a per-read timeout (`timeout`) and a deadline for the
+  whole answer (`request_deadline`), so neither a silent server nor one that
+  drips a byte now and then can hang a boot, and all attempts together end
+  by the crawl's deadline (`max_wait`; a last attempt started just before it
+  is given one `timeout`, at least 0.5 s);
+* a body larger than `max_bytes` ends the crawl at once with an error naming
+  the URL and the limit, however the server sends it (Content-Length, chunks
+  or an endless stream): it is never read into memory past the limit;
 * connection errors, resets, timeouts, 5xx, 408 and 429 are retried with
   exponential backoff and jitter (honouring `Retry-After`), at most `retries`
   times when that is set;
@@ -24,11 +29,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Dict, Iterable, Optional
 from urllib.parse import urlsplit
 
 from ..errors import MetadataAuthError, MetadataError, MetadataNotFound, MetadataUnavailable
-from ..httpclient import HttpClient, HttpResponse, TransportError
+from ..httpclient import HttpClient, HttpResponse, TooLarge, TransportError
 from ..oauth import Signer
 from ..redact import redact_text
 
@@ -37,6 +42,7 @@ LOG = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 429}) | frozenset(range(500, 600))
 BACKOFF_BASE = 0.25
 BACKOFF_CAP = 8.0
+LAST_TRY = 0.5  # seconds a last attempt gets at least, even at the crawl's deadline
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,16 @@ class FetchSettings:
     timeout: float = 10.0
     max_wait: float = 120.0
     retries: Optional[int] = None  # None: as many as max_wait allows
+    request_deadline: Optional[float] = None  # seconds for one whole answer; None: no limit
+    max_bytes: Optional[int] = None  # the largest body accepted; None: no limit
+
+
+def size_text(count: int) -> str:
+    """`67108864` -> ``64 MiB``; exact sizes stay exact."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if count >= 1 << shift and count % (1 << shift) == 0:
+            return f"{count >> shift} {unit}"
+    return f"{count} bytes"
 
 
 class Aborted(Exception):
@@ -113,13 +129,30 @@ class Fetcher:
             sent_ts = 0.0
             if self.signer is not None:
                 headers["Authorization"], sent_ts = self.signer.sign(url)
+            now = time.monotonic()
             timeout = settings.timeout
             if deadline is not None:
-                timeout = min(timeout, max(deadline - time.monotonic(), 0.5))
+                timeout = min(timeout, max(deadline - now, LAST_TRY))
+            limits: Dict[str, Any] = {}
+            if settings.request_deadline is not None:
+                budget = settings.request_deadline
+                if deadline is not None:
+                    # Cut at the crawl's deadline too, but let a silent server's read
+                    # timeout fire first, so that is the reason given.
+                    budget = min(budget, max(deadline - now, timeout + 0.1))
+                limits["deadline"] = now + budget
+            if settings.max_bytes is not None:
+                limits["max_bytes"] = settings.max_bytes
             self._count()
             response: Optional[HttpResponse]
             try:
-                response = self.client.request("GET", url, headers=headers, timeout=timeout)
+                response = self.client.request("GET", url, headers=headers, timeout=timeout, **limits)
+            except TooLarge as exc:
+                raise MetadataError(
+                    f"{name}: the answer from {url} is larger than the {size_text(exc.limit)} limit"
+                    " (max_item_size)",
+                    url=url,
+                ) from None
             except TransportError as exc:
                 last = exc.reason
                 response = None
@@ -165,7 +198,7 @@ class Fetcher:
             elapsed = time.monotonic() - started
             if settings.retries is not None and attempt > settings.retries:
                 raise MetadataUnavailable(
-                    f"{name}: {last} at {url}; gave up after {attempt} attempts"
+                    f"{name}: {last} at {url}; gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
                     f" in {elapsed:.1f} s (retries: {settings.retries})",
                     url=url,
                     status=response.status if response is not None else None,
@@ -178,7 +211,7 @@ class Fetcher:
             remaining = deadline - time.monotonic() if deadline is not None else 0.0
             if remaining <= 0.05:
                 raise MetadataUnavailable(
-                    f"{name}: {last} at {url}; gave up after {attempt} attempts"
+                    f"{name}: {last} at {url}; gave up after {attempt} attempt{'s' if attempt > 1 else ''}"
                     f" in {elapsed:.1f} s (max_wait: {settings.max_wait:g} s)",
                     url=url,
                     status=response.status if response is not None else None,
