@@ -19,11 +19,15 @@ def make_private_dir(path: str, mode: int = 0o700) -> None:
 
 def write_private(path: str, data: Union[bytes, str], mode: int = 0o600) -> None:
     """Write `data` to `path` atomically with `mode` (default 0600)."""
+    make_private_dir(os.path.dirname(os.path.abspath(path)))
+    replace_atomically(path, data, mode)
+
+
+def replace_atomically(path: str, data: Union[bytes, str], mode: int) -> None:
+    """Replace `path` (whose directory exists) with `data`; the file has `mode` before any byte lands."""
     if isinstance(data, str):
         data = data.encode("utf-8")
-    directory = os.path.dirname(os.path.abspath(path))
-    make_private_dir(directory)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:

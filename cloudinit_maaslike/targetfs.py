@@ -19,11 +19,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections import deque
 from typing import Deque, List, Optional, Union
 
 from .errors import MaaslikeError
+from .privatefile import replace_atomically
 
 MAX_LINKS = 40  # the kernel's own limit for one path walk
 
@@ -98,26 +98,11 @@ def write_file(root: str, path: str, data: Union[bytes, str], mode: int = 0o644)
     be private never passes through a readable state.  Missing parent
     directories are created 0755, as a package would create them.
     """
-    if isinstance(data, str):
-        data = data.encode("utf-8")
     resolved = resolve(root, path)
     if resolved == os.path.realpath(root):
         raise TargetPathError(f"{path}: names the target root, not a file")
-    directory = makedirs(root, os.path.relpath(os.path.dirname(resolved), os.path.realpath(root)))
-    fd, tmp = tempfile.mkstemp(prefix=".maaslike-", dir=directory)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, resolved)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    makedirs(root, os.path.relpath(os.path.dirname(resolved), os.path.realpath(root)))
+    replace_atomically(resolved, data, mode)
     return resolved
 
 
