@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from cloudinit_maaslike.payload import pack
+from tests.fixtures.payload import hostile
 from tests.harness import ciroot
 
 from .recorder import Recorder
@@ -187,7 +188,7 @@ def test_shipped_module_list_is_stock_plus_ours_and_loads_in_both_releases():
         assert os.path.exists(os.path.join(REPO, "shims", f"cc_{module}.py"))
 
 
-@pytest.mark.parametrize("damage", ["invalid-config", "bad-md5"])
+@pytest.mark.parametrize("damage", ["invalid-config", "bad-md5", "deep-nesting", "alias-bomb"])
 def test_a_payload_that_cannot_be_used_fails_closed_and_maas_hears_why(tmp_path, version, recorder, damage):
     """Its script never runs, no stage runs, and cmd-install FAIL reaches the preseed's webhook."""
     marks = tmp_path / "marks"
@@ -198,6 +199,10 @@ def test_a_payload_that_cannot_be_used_fails_closed_and_maas_hears_why(tmp_path,
     payload = pack([yaml.safe_dump(cfg)])
     if damage == "bad-md5":
         payload = payload.replace(b"MD5SUM=", b"MD5SUM=00", 1)
+    elif damage == "deep-nesting":  # 50,000 '[': PyYAML's C loader would segfault cloud-init
+        payload = hostile.with_config(hostile.nested_flow())
+    elif damage == "alias-bomb":  # under 1 KiB, 387 million strings once expanded
+        payload = hostile.with_config(hostile.ALIAS_BOMB)
     server, root = boot(tmp_path, version, payload, reporting={
         "maas": {"type": "webhook", "endpoint": recorder.url + "/status/inst01"}})
     try:
@@ -212,7 +217,8 @@ def test_a_payload_that_cannot_be_used_fails_closed_and_maas_hears_why(tmp_path,
         finished = [e for e in recorder.events() if e.get("name") == "cmd-install"
                     and e.get("event_type") == "finish"]
         assert finished and finished[-1]["result"] == "FAIL"
-        expected = "sources" if damage == "invalid-config" else "MD5"
+        expected = {"invalid-config": "sources", "bad-md5": "MD5", "deep-nesting": "nesting deeper than 100",
+                    "alias-bomb": "once aliases are expanded"}[damage]
         assert expected in finished[-1]["description"]
         assert not any(e.get("name", "").startswith("cmd-install/stage-") for e in recorder.events())
     finally:
