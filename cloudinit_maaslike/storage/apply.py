@@ -236,8 +236,28 @@ def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
             applied.fstab += swap_line(applied.filesystems[fmt.id])
 
 
+def check_still_there(disk: PlannedDisk) -> None:
+    """The disk planned for is still the one at that path: not gone, not swapped for another.
+
+    Between planning and the first write a disk can vanish (a USB stick pulled,
+    a loop device detached, a multipath path lost) and its name can come back
+    for a different device.  Writing then would destroy something nobody planned.
+    """
+    planned = disk.device
+    now = sysfs.device(planned.path)
+    where = f"storage.config (id: {disk.entry.id}): {planned.path}"
+    if now is None or now.size == 0:
+        raise StorageError(f"{where} is gone since planning (it had {planned.size} bytes); nothing was written")
+    changed = [f"{what} {getattr(now, what)!r}, planned {getattr(planned, what)!r}"
+               for what in ("size", "major_minor", "serial", "wwn") if getattr(now, what) != getattr(planned, what)]
+    if changed:
+        raise StorageError(f"{where} is not the disk that was planned ({'; '.join(changed)}); nothing was written")
+
+
 def apply_plan(plan: StoragePlan, target: str, parallel: int = 4) -> AppliedStorage:
     applied = AppliedStorage()
+    for disk in plan.disks:
+        check_still_there(disk)
     for disk in plan.disks:
         _wipe_disk(disk)
     for disk in plan.disks:

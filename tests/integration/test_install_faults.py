@@ -171,3 +171,47 @@ def test_the_metadata_server_gone_midway_does_not_stop_the_install(tmp_path, maa
     names = [e["name"] for e in recorder.events()]
     assert "cmd-install" in names  # the start got through before the server left
     assert "Traceback" not in err
+
+
+@root_only
+def test_a_disk_that_vanishes_between_plan_and_apply_is_a_reported_failure(tmp_path, monkeypatch):
+    """The loop device is planned for, then detached just before the first write."""
+    from cloudinit_maaslike.install import blockmeta
+    from cloudinit_maaslike.install.engine import Installer, InstallFailed
+    from cloudinit_maaslike.install.prepare import prepare, validated_config
+
+    image = tmp_path / "disk.img"
+    with open(image, "wb") as handle:
+        handle.truncate(128 << 20)
+    device = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    real_apply = blockmeta.apply_plan
+
+    def detach_then_apply(plan, target):
+        subprocess.run(["losetup", "-d", device], check=True)  # the disk goes away here
+        return real_apply(plan, target)
+
+    monkeypatch.setattr(blockmeta, "apply_plan", detach_then_apply)
+    recorder = Recorder(Credentials("ck", "tk", SECRET))
+    try:
+        cfg = yaml.safe_load(base_config(tmp_path, recorder, extract_commands={"builtin": None},
+                                         curthooks_commands={"builtin": None},
+                                         partitioning_commands={"builtin": ["curtin", "block-meta", "custom"]},
+                                         storage={"version": 1, "config": [
+                                             {"id": "d0", "type": "disk", "path": device, "ptable": "gpt",
+                                              "wipe": "superblock"},
+                                             {"id": "p1", "type": "partition", "device": "d0", "size": "64M"},
+                                             {"id": "f1", "type": "format", "volume": "p1", "fstype": "ext4"}]}
+                                         ).read_text())
+        config, work = prepare(validated_config([cfg]), target=str(tmp_path / "target"), base=str(tmp_path / "w"))
+        with pytest.raises(InstallFailed) as info:
+            Installer(config, work, console=False, propagate=False).run()
+    finally:
+        recorder.stop()
+        subprocess.run(["losetup", "-d", device], capture_output=True)
+    message = str(info.value)
+    assert message.startswith("stage partitioning: ") and f"{device} is gone since planning" in message, message
+    assert "nothing was written" in message
+    assert ("cmd-install/stage-partitioning", "FAIL") in failed_events(recorder)
+    with open(image, "rb") as handle:
+        assert handle.read(1 << 20) == bytes(1 << 20)  # not a byte of the disk was touched

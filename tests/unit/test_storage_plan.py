@@ -181,3 +181,19 @@ def test_fstab_names_fat_as_the_kernel_does():
     assert line == "/dev/disk/by-uuid/B929-573C /boot/efi vfat defaults 0 1"
     root = FilesystemMade("/dev/vda1", "ext4", "9fc4")
     assert fstab_line(Mount("m", "/", device="r"), root, "/dev/vda1")[-1].split()[2] == "ext4"
+
+
+def test_a_disk_swapped_for_another_after_planning_is_refused_before_any_write(monkeypatch):
+    from cloudinit_maaslike.storage import apply, sysfs
+    from cloudinit_maaslike.storage.commands import StorageError
+    from cloudinit_maaslike.storage.plan import PlannedDisk
+    from cloudinit_maaslike.storage.schema import parse_storage as parse
+
+    entry = parse(cfg(dict(DISK, path="/dev/sda"))).entries[0]
+    planned = PlannedDisk(entry, device(serial="S1"), "gpt", ())
+    monkeypatch.setattr(sysfs, "device", lambda path: device(size=2 * GiB, serial="OTHER"))
+    with pytest.raises(StorageError, match=r"/dev/sda is not the disk that was planned \(size 2147483648, "
+                                           r"planned 10737418240; serial 'OTHER', planned 'S1'\)"):
+        apply.check_still_there(planned)
+    monkeypatch.setattr(sysfs, "device", lambda path: device(serial="S1"))
+    apply.check_still_there(planned)  # the same disk: fine
