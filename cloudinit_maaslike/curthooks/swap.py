@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, List, Mapping, Optional
 
-from .. import runner
+from .. import runner, targetfs
 from ..config.problems import Problems
 from ..storage.units import BadSize, GiB, MiB, parse_size
 from .context import HookContext, StepFailed
@@ -66,7 +66,8 @@ def setup_swap(ctx: HookContext, fstab_state: Optional[str]) -> List[str]:
     name = str(swap.get("filename") or "/swap.img")
     path = ctx.path(name)
     if not (os.path.exists(path) and os.path.getsize(path) == size):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        targetfs.makedirs(ctx.target, os.path.dirname(name))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
         try:
             os.posix_fallocate(fd, 0, size)
         except OSError:  # filesystems without fallocate for swap: write zeros
