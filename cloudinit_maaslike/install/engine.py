@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
 from ..clockskew import ServerClock
@@ -135,16 +136,21 @@ class Installer:
 
     def _fail(self, stage: str, exc: BaseException) -> NoReturn:
         """The one failure path: events, error tarball, signal FAILED, unmount, exit 3."""
+        trace = ""
         if isinstance(exc, MaaslikeError):
             reason = str(exc)
-        else:  # a bug or an unexpected OS error: one line for the user, the traceback in the log
-            self.log.error("stage %s: unexpected error", stage, exc_info=exc)
+        else:  # a bug or an unexpected OS error: one line everywhere, the traceback in the error tarball
             reason = describe_unexpected(exc)
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         message = self.installlog.redact(reason)
         if not message.startswith(f"stage {stage}:"):
             message = f"stage {stage}: {message}"
         tail = getattr(exc, "tail", ())
         detail = message + ("\nlast output:\n" + "\n".join(tail) if tail else "")
+        detail += "\n" + self.installlog.redact(trace) if trace else ""
+        if isinstance(exc, StageInterrupted):  # its start went out from the process that died
+            self.progress.stages.append(StageTiming(stage, FAIL, 0.0))
+            self.reporter.finish(stage_event(stage), f"{stage} stage", FAIL)
         self.progress.running_stage = None
         self._finish(stage, message, detail)
         raise InstallFailed(stage, message) from None
@@ -228,7 +234,7 @@ class Installer:
         self.progress.failed_stage = failed_stage
         self.progress.error = self.installlog.redact(error)
         if failed_stage:
-            log.error("install failed in stage %s: %s", failed_stage, error)
+            log.error("install failed: %s", error)  # error names the stage
             if config.install.error_tarfile:
                 self._safely("error tarball", lambda: write_error_tarball(
                     str(config.install.error_tarfile), config, config.install.log_file,
