@@ -16,7 +16,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="a MAAS/curtin payload: its configs, command and carried files"
                              " (decoded, never executed)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="set a config value, e.g. install/unmount=disabled (json: for JSON)")
+                        help="set a config value, e.g. install/unmount=disabled; json:KEY=VALUE for JSON")
     parser.add_argument("-t", "--target", help="install into this (empty) directory")
     parser.add_argument("--workdir", metavar="DIR", help="where the working directory is made")
     parser.add_argument("--dry-run", action="store_true",

@@ -22,7 +22,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--add", metavar="SRC:DEST", action="append", default=[],
                         help="also carry file or directory SRC as archive member DEST")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="sets",
-                        help="a curtin --set for the packed command (KEY may be a/b/c; json: values)")
+                        help="a curtin --set for the packed command (KEY may be a/b/c; json:KEY=VALUE for JSON)")
     parser.add_argument("--output", "-o", metavar="OUT", required=True, help="where to write the payload")
     parser.add_argument("--no-package", action="store_true",
                         help="do not carry cloudinit-maaslike and bin/curtin (the node must have them)")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, List, Mapping, Optional, Sequence
 
 from .problems import Problems
 
@@ -39,15 +39,54 @@ def expect(problems: Problems, value: Any, kinds: Sequence[type], path: str,
     return ok
 
 
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance with adjacent transpositions (``stoarge`` is one edit from ``storage``)."""
+    previous2: List[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            best = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                best = min(best, previous2[j - 2] + 1)
+            current.append(best)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def close_match(key: str, known: Sequence[str], within: int = 2) -> Optional[str]:
+    """The known key `key` is most likely a typo of, if any is within `within` edits.
+
+    Short keys get fewer edits (one up to four letters, none up to two), so a
+    key like ``a`` is not taken for ``apt``.
+    """
+    within = min(within, (len(key) - 1) // 2)
+    if within < 1:
+        return None
+    scored = sorted((edit_distance(key, k), k) for k in known if abs(len(k) - len(key)) <= within)
+    return scored[0][1] if scored and scored[0][0] <= within else None
+
+
 def check_keys(problems: Problems, mapping: Mapping[str, Any], known: Sequence[str], path: str,
-               prefix_ok: Optional[Sequence[str]] = None) -> None:
-    """Warn about keys we do not know: never drop them silently."""
+               prefix_ok: Optional[Sequence[str]] = None, typos_are_errors: bool = False) -> None:
+    """Warn about keys we do not know: never drop them silently.
+
+    With `typos_are_errors`, a key within two edits of a known one is an error:
+    at the top level a typo can change what the install does (``stoarge:``
+    would fall back to simple mode and wipe the first suitable disk).
+    """
     for key in mapping:
         if key in known:
             continue
         if prefix_ok and any(str(key).startswith(p) for p in prefix_ok):
             continue
-        problems.warn(f"{path}.{key}" if path else str(key), "unknown key, ignored")
+        where = f"{path}.{key}" if path else str(key)
+        likely = close_match(str(key), known) if typos_are_errors else None
+        if likely is not None:
+            problems.error(where, f"unknown key; did you mean {likely!r}?")
+        else:
+            problems.warn(where, "unknown key, ignored")
 
 
 def join(path: str, key: Any) -> str:

@@ -4,7 +4,8 @@ Rules (reference/curtin.md §1):
 
 * configs merge in command-line order over the built-in defaults;
 * dicts merge recursively; any other value, lists included, replaces the old;
-* ``--set a/b=v`` builds nested dicts, and ``json:`` makes the value JSON;
+* ``--set a/b=v`` builds nested dicts, and ``json:`` on the key makes the value
+  JSON (``--set 'json:a/b=[1]'``, curtin's ``cmdarg2cfg``);
 * positional sources become ``sources["NN_cmdline"]`` (NN = how many sources
   there already were);
 * the legacy top-level ``http_proxy`` moves to ``proxy.http_proxy``.
@@ -14,10 +15,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+import logging
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 from .bounded import DEFAULT_LIMITS, DocumentLimitError, NodeBudget, load_json
+
+LOG = logging.getLogger(__name__)
 
 STAGES = ("early", "partitioning", "network", "extract", "curthooks", "hook", "late")
 
@@ -57,23 +61,59 @@ def merge_config(base: Dict[str, Any], update: Mapping[str, Any]) -> Dict[str, A
     return base
 
 
+JSON_PREFIX = "json:"
+
+
+def split_set(assignment: str) -> Tuple[str, str, bool]:
+    """(key path, value text, is JSON) of one ``--set``, in curtin's form or our old one.
+
+    curtin (``config.py: cmdarg2cfg``) puts ``json:`` on the key:
+    ``--set 'json:stages=["extract"]'``; there ``stages=json:[…]`` is the
+    literal string ``json:[…]``.  We used to read the prefix on the value;
+    that old form is still read as JSON, with a warning, because reading it
+    as a string now would silently change what existing commands do.
+    """
+    path, sep, raw = assignment.partition("=")
+    if not sep:
+        raise ConfigError("--set", f"expected KEY/PATH=VALUE, got {assignment!r}")
+    if path.startswith(JSON_PREFIX):
+        return path[len(JSON_PREFIX):], raw, True
+    if raw.startswith(JSON_PREFIX):
+        LOG.warning("--set %s=json:…: curtin reads that as the string 'json:…'; write --set 'json:%s=…'"
+                    " (the old form still works here, for now)", path, path)
+        return path, raw[len(JSON_PREFIX):], True
+    return path, raw, False
+
+
+def curtin_set(assignment: str) -> str:
+    """One ``--set`` as curtin itself will read it (the JSON prefix on the key)."""
+    path, raw, is_json = split_set(assignment)
+    return f"{JSON_PREFIX}{path}={raw}" if is_json else assignment
+
+
 def apply_set(cfg: Dict[str, Any], assignment: str, budget: Optional[NodeBudget] = None) -> None:
-    """Apply one ``--set a/b=value`` (``json:`` prefix parses JSON) to `cfg`.
+    """Apply one ``--set a/b=value`` (``json:a/b=…`` parses JSON) to `cfg`, as curtin does.
 
     The key path and a JSON value are bounded like a config document (their
     depths add up); `budget` is the node budget shared with the configs.
+    ``json:=<object>`` merges a whole object at the top, as in curtin.
     """
-    path, sep, raw = assignment.partition("=")
-    if not sep or not path.strip("/"):
-        raise ConfigError("--set", f"expected KEY/PATH=VALUE, got {assignment!r}")
+    path, raw, is_json = split_set(assignment)
     keys = [k for k in path.split("/") if k]
+    if not keys and not is_json:
+        raise ConfigError("--set", f"expected KEY/PATH=VALUE, got {assignment!r}")
     if len(keys) > DEFAULT_LIMITS.max_depth:
         raise DocumentLimitError("(key path)", f"nesting deeper than {DEFAULT_LIMITS.max_depth} levels",
                                  f"--set {path[:40]}...", "max_depth")
     value: Any = raw
-    if raw.startswith("json:"):
+    if is_json:
         limits = dataclasses.replace(DEFAULT_LIMITS, max_depth=DEFAULT_LIMITS.max_depth - len(keys))
-        value = load_json(raw[len("json:"):], f"--set {path}", limits, budget)
+        value = load_json(raw, f"--set {path or '(top)'}", limits, budget)
+    if not keys:
+        if not isinstance(value, dict):
+            raise ConfigError("--set", f"json:= needs a JSON object to merge at the top, got {type(value).__name__}")
+        merge_config(cfg, value)
+        return
     update: Dict[str, Any] = {keys[-1]: value}
     for key in reversed(keys[:-1]):
         update = {key: update}

@@ -278,7 +278,7 @@ def parse_install_config(
     stage_names: List[Any] = list(listed) if isinstance(listed, list) else []
     command_keys = tuple(f"{s}_commands" for s in (*STAGES, "apply_net", *stage_names)
                          if isinstance(s, str))
-    check_keys(problems, raw, KNOWN_TOP + command_keys, "")
+    check_keys(problems, raw, KNOWN_TOP + command_keys, "", typos_are_errors=True)
     stages = _parse_stages(raw, problems)
     install = _parse_install(raw, problems)
     webhooks, log_reporting = _parse_reporting(raw, problems)

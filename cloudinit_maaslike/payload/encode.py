@@ -15,6 +15,7 @@ import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .. import __version__
+from ..config.merge import curtin_set
 from .bundle import CURTIN_WRAPPER_NAME, PACKAGE, curtin_wrapper, package_files
 from .extractor import HeaderValue, render_script
 from .model import PayloadError
@@ -53,7 +54,7 @@ def pack(
     archive = build_tgz(entries, stamp)
     command = ["curtin", "install"]
     command += ["--config=" + CONFIG_NAME % index for index in range(len(configs))]
-    command += ["--set=" + value for value in sets]
+    command += ["--set=" + curtin_set(value) for value in sets]  # as real curtin reads it
     command += list(sources)
     header: List[Tuple[str, HeaderValue]] = [
         ("MD5SUM", hashlib.md5(archive, usedforsecurity=False).hexdigest()),

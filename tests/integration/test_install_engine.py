@@ -366,3 +366,22 @@ def test_simple_mode_with_no_such_disk_fails_before_writing(tmp_path, maaslike_c
     done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"))
     assert done.returncode == 3
     assert "block-meta.devices: none of /dev/no-such-disk is a disk" in done.stderr
+
+
+def test_set_with_json_on_the_key_limits_the_stages_as_in_curtin(tmp_path, maaslike_cmd):
+    marks = tmp_path / "marks"
+    cfg = write_config(tmp_path, {"early_commands": {"a": f"echo early >> {marks}"},
+                                  "late_commands": {"b": f"echo late >> {marks}"}})
+    done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"),
+                   "--set", 'json:stages=["early"]')
+    assert done.returncode == 0, done.stderr
+    assert marks.read_text() == "early\n"
+
+
+def test_a_typo_in_a_top_level_key_stops_before_anything_runs(tmp_path, maaslike_cmd):
+    marks = tmp_path / "marks"
+    cfg = write_config(tmp_path, {"early_commands": {"a": f"echo early >> {marks}"},
+                                  "stoarge": {"version": 1, "config": []}})
+    done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"), "--dry-run")
+    assert done.returncode == 2 and "stoarge: unknown key; did you mean 'storage'?" in done.stderr
+    assert not marks.exists()

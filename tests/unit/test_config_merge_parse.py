@@ -75,11 +75,20 @@ def test_every_problem_reported_at_once_with_paths():
 
 def test_unknown_keys_warned_with_path(caplog):
     with caplog.at_level(logging.WARNING):
-        parse_install_config(merge_configs([{"instal": {}, "install": {"log_fiel": "x"},
+        parse_install_config(merge_configs([{"mystery": {}, "install": {"log_fiel": "x"},
                                              "mystery_commands": {"a": "true"}}]))
-    assert "instal: unknown key" in caplog.text
+    assert "mystery: unknown key" in caplog.text
     assert "install.log_fiel: unknown key" in caplog.text
     assert "mystery_commands: unknown key" in caplog.text
+
+
+@pytest.mark.parametrize("typo,meant", [("stoarge", "storage"), ("swp", "swap"), ("kernle", "kernel"),
+                                        ("instal", "install"), ("sourcesx", "sources"),
+                                        ("late_command", "late_commands"), ("netwokr", "network")])
+def test_a_top_level_typo_is_an_error_that_says_what_was_meant(typo, meant):
+    """A misspelt storage: would otherwise fall back to simple mode and wipe the first suitable disk."""
+    with pytest.raises(ConfigInvalid, match=rf"{typo}: unknown key; did you mean '{meant}'\?"):
+        parse_install_config(merge_configs([{typo: {}}]))
 
 
 def test_custom_stage_commands_are_known():
@@ -112,3 +121,24 @@ def test_config_text_errors_name_file_and_line():
     assert str(info.value).startswith("/tmp/x.cfg: ") and "line 3" in str(info.value)
     with pytest.raises(ConfigError, match="must be a mapping"):
         parse_config_text("- a\n", "/tmp/y.cfg")
+
+
+def test_set_with_json_on_the_key_is_curtins_form():
+    """--set 'json:stages=["extract"]' must mean a list, or every stage runs and the disk is wiped."""
+    merged = merge_configs([{}], sets=['json:stages=["extract"]', 'json:a/b={"c": [1]}', "s=json-looking"])
+    assert merged["stages"] == ["extract"] and merged["a"] == {"b": {"c": [1]}} and merged["s"] == "json-looking"
+    assert [s.name for s in parse_install_config(merged).stages] == ["extract"]
+
+
+def test_set_json_with_an_empty_key_merges_an_object_at_the_top():
+    merged = merge_configs([{"install": {"unmount": "disabled"}}], sets=['json:={"install": {"target": "/t"}}'])
+    assert merged["install"]["target"] == "/t" and merged["install"]["unmount"] == "disabled"
+    with pytest.raises(ConfigError, match="needs a JSON object"):
+        merge_configs([{}], sets=["json:=[1]"])
+
+
+def test_the_old_value_prefix_still_works_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING):
+        merged = merge_configs([{}], sets=["a=json:[1]"])
+    assert merged["a"] == [1]
+    assert "write --set 'json:a=…'" in caplog.text

@@ -70,16 +70,17 @@ def test_upstream_style_decoder_reads_it():
 
 
 def test_round_trip():
-    script = pack(CONFIGS, ["http://h/a b", "second"], sets=["x/y=json:[1, 2]", "z=it's"])
+    script = pack(CONFIGS, ["http://h/a b", "second"], sets=["x/y=json:[1, 2]", "z=it's", "json:w={\"v\": 1}"])
     payload = decode(script)
     assert payload.configs == tuple((f"configs/config-{i:03d}.cfg", text) for i, text in enumerate(CONFIGS))
     assert payload.sources == ("http://h/a b", "second")
-    assert payload.sets == ("x/y=json:[1, 2]", "z=it's")
+    # written as real curtin reads it: the json: prefix on the key (curtin/config.py cmdarg2cfg)
+    assert payload.sets == ("json:x/y=[1, 2]", "z=it's", 'json:w={"v": 1}')
     assert (payload.kind, payload.wrapping, payload.md5_ok) == (KIND_MAASLIKE, "plain", True)
     assert payload.header["MAASLIKE_VERSION"] == __version__
     assert "cloudinit_maaslike/payload/encode.py" in payload.members
     merged = merged_config(payload)
-    assert merged["x"] == {"y": [1, 2]} and merged["b"] == "ünï ✓"
+    assert merged["x"] == {"y": [1, 2]} and merged["w"] == {"v": 1} and merged["b"] == "ünï ✓"
     assert merged["sources"] == {"00_cmdline": "http://h/a b", "01_cmdline": "second"}
 
 
