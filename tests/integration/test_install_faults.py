@@ -162,8 +162,8 @@ def test_the_metadata_server_gone_midway_does_not_stop_the_install(tmp_path, maa
     proc = subprocess.Popen([*maaslike_cmd, "install", "-c", str(cfg), "-t", str(tmp_path / "t")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not stopper.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while not (stopper.exists() and recorder.posts) and time.monotonic() < deadline:
+        time.sleep(0.02)  # events go out in the background: let the first one arrive
     recorder.stop()  # the region controller goes away in the middle of the install
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, out[-2000:] + err
