@@ -16,7 +16,8 @@ SYS_BLOCK = "/sys/block"
 SYS_CLASS_BLOCK = "/sys/class/block"
 
 
-def _read(path: str) -> Optional[str]:
+def read_text(path: str) -> Optional[str]:
+    """A sysfs or procfs file's text, stripped; None when it cannot be read."""
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
             return handle.read().strip()
@@ -51,43 +52,43 @@ class BlockDevice:
 
 
 def _device(sysdir: str, name: str, parent: str = "") -> Optional[BlockDevice]:
-    size = _read(os.path.join(sysdir, "size"))
-    dev = _read(os.path.join(sysdir, "dev"))
+    size = read_text(os.path.join(sysdir, "size"))
+    dev = read_text(os.path.join(sysdir, "dev"))
     if size is None or dev is None:
         return None
     major, minor = (int(x) for x in dev.split(":"))
     queue = os.path.join(SYS_BLOCK, parent or name, "queue")
-    sector = int(_read(os.path.join(queue, "logical_block_size")) or 512)
+    sector = int(read_text(os.path.join(queue, "logical_block_size")) or 512)
     device = os.path.join(SYS_BLOCK, parent or name, "device")
     partitions: List[str] = []
     if not parent:
         partitions = sorted(
             (e for e in os.listdir(sysdir) if os.path.exists(os.path.join(sysdir, e, "partition"))),
-            key=lambda n: int(_read(os.path.join(sysdir, n, "partition")) or 0),
+            key=lambda n: int(read_text(os.path.join(sysdir, n, "partition")) or 0),
         )
     holders_dir = os.path.join(sysdir, "holders")
     holders = tuple(sorted(os.listdir(holders_dir))) if os.path.isdir(holders_dir) else ()
-    serial = (_read(os.path.join(device, "serial")) or _read(os.path.join(sysdir, "serial")) or "")
-    wwn = _read(os.path.join(device, "wwid")) or _read(os.path.join(sysdir, "wwid")) or ""
+    serial = (read_text(os.path.join(device, "serial")) or read_text(os.path.join(sysdir, "serial")) or "")
+    wwn = read_text(os.path.join(device, "wwid")) or read_text(os.path.join(sysdir, "wwid")) or ""
     return BlockDevice(
         name=name,
         path=f"/dev/{name}",
         size=int(size) * 512,  # sysfs counts 512-byte units whatever the sector size
         logical_sector=sector,
         major_minor=(major, minor),
-        model=_read(os.path.join(device, "model")) or "",
+        model=read_text(os.path.join(device, "model")) or "",
         serial=serial,
         wwn=wwn,
-        rotational=_read(os.path.join(queue, "rotational")) == "1",
-        removable=_read(os.path.join(SYS_BLOCK, parent or name, "removable")) == "1",
-        read_only=_read(os.path.join(sysdir, "ro")) == "1",
+        rotational=read_text(os.path.join(queue, "rotational")) == "1",
+        removable=read_text(os.path.join(SYS_BLOCK, parent or name, "removable")) == "1",
+        read_only=read_text(os.path.join(sysdir, "ro")) == "1",
         is_partition=bool(parent),
-        partition_number=int(_read(os.path.join(sysdir, "partition")) or 0) if parent else 0,
+        partition_number=int(read_text(os.path.join(sysdir, "partition")) or 0) if parent else 0,
         parent=parent,
-        start=int(_read(os.path.join(sysdir, "start")) or 0) * 512 if parent else 0,
+        start=int(read_text(os.path.join(sysdir, "start")) or 0) * 512 if parent else 0,
         partitions=tuple(partitions),
         holders=holders,
-        backing_file=_read(os.path.join(SYS_BLOCK, name, "loop", "backing_file")) or "",
+        backing_file=read_text(os.path.join(SYS_BLOCK, name, "loop", "backing_file")) or "",
     )
 
 
@@ -122,7 +123,7 @@ def by_devno() -> Dict[str, str]:
     """major:minor -> kernel name, for every block device."""
     table = {}
     for name in os.listdir(SYS_CLASS_BLOCK):
-        dev = _read(os.path.join(SYS_CLASS_BLOCK, name, "dev"))
+        dev = read_text(os.path.join(SYS_CLASS_BLOCK, name, "dev"))
         if dev:
             table[dev] = name
     return table

@@ -21,6 +21,8 @@ import stat
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Set, Tuple
 
+from .sysfs import read_text as _read
+
 MOUNTED, SWAP, BACKS, HELD, BTRFS = "mounted", "swap", "backs", "held", "btrfs"
 FIRST = {MOUNTED: "is mounted on {}", SWAP: "is in use as swap", BACKS: "backs {}",
          HELD: "is held by {}", BTRFS: "is part of btrfs {}"}
@@ -51,14 +53,6 @@ class Usage:
     def show(self, name: str) -> str:
         label = self.labels.get(name)
         return f"/dev/{name}" + (f" ({label})" if label else "")
-
-
-def _read(path: str) -> Optional[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return handle.read().strip()
-    except OSError:
-        return None
 
 
 def _listdir(path: str) -> List[str]:
