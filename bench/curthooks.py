@@ -31,10 +31,12 @@ import yaml
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from tests.harness import hostapt  # noqa: E402
+
 MAAS_LIKE = {
     "apt": {"proxy": "http://10.0.0.1:8000/", "preserve_sources_list": False,
             "sources_list": "deb $PRIMARY $RELEASE main\ndeb $SECURITY $RELEASE-security main",
-            "primary": [{"arches": ["default"], "uri": "http://deb.debian.org/debian"}]},
+            "primary": [{"arches": ["default"], "uri": hostapt.mirrors()[0]}]},
     "debconf_selections": {
         "maas": "cloud-init   cloud-init/datasources  multiselect MAAS\n"
                 "cloud-init   cloud-init/maas-metadata-url  string http://10.0.0.1:5248/MAAS/metadata/\n"

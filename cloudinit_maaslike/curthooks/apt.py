@@ -12,8 +12,9 @@ import os
 import re
 from typing import Any, Dict, List, Mapping, Optional
 
+from .. import aptsources, targetfs
 from ..config.problems import Problems
-from .context import HookContext
+from .context import HookContext, StepFailed
 
 PROXY_FILE = "etc/apt/apt.conf.d/90curtin-aptproxy"
 
@@ -30,14 +31,37 @@ def _proxies(cfg: Mapping[str, Any]) -> Dict[str, str]:
     return found
 
 
-def _mirror(apt: Mapping[str, Any], key: str, default: str) -> str:
+def _mirror(apt: Mapping[str, Any], key: str) -> Optional[str]:
     for entry in apt.get(key) or []:
         if not isinstance(entry, Mapping) or not entry.get("uri"):
             continue
         arches = entry.get("arches") or ["default"]
         if "default" in arches or "amd64" in arches:
             return str(entry["uri"])
-    return default
+    return None
+
+
+def _variables(ctx: HookContext, apt: Mapping[str, Any]) -> Dict[str, str]:
+    """$RELEASE, $PRIMARY (= $MIRROR) and $SECURITY; mirrors not configured are the image's own."""
+    image = aptsources.read_sources(ctx.target, targetfs.resolve)
+    primary = _mirror(apt, "primary") or aptsources.primary_mirror(image)
+    security = _mirror(apt, "security") or aptsources.security_mirror(image) or primary
+    found = {"RELEASE": ctx.os_release().get("VERSION_CODENAME", "")}
+    if primary:
+        found.update(PRIMARY=primary, MIRROR=primary)
+    if security:
+        found["SECURITY"] = security
+    return found
+
+
+def _expand_known(template: str, variables: Mapping[str, str], where: str) -> str:
+    text = expand(template, variables)
+    missing = sorted({m.group(1) or m.group(2) for m in re.finditer(r"\$(?:\{(\w+)\}|(\w+))", text)}
+                     & {"PRIMARY", "MIRROR", "SECURITY", "RELEASE"})
+    if missing:
+        raise StepFailed(f"apt: {where} uses ${missing[0]}, but neither apt.primary/apt.security nor the "
+                         "image's own apt sources name a mirror")
+    return text
 
 
 def expand(template: str, variables: Mapping[str, str]) -> str:
@@ -83,12 +107,9 @@ def configure_apt(ctx: HookContext) -> List[str]:
         text = "".join(f'Acquire::{scheme}::Proxy "{url}";\n' for scheme, url in sorted(proxies.items()))
         ctx.write(PROXY_FILE, text, mode=0o644)
         done.append("/" + PROXY_FILE)
-    release = ctx.os_release().get("VERSION_CODENAME", "")
-    primary = _mirror(apt, "primary", "http://deb.debian.org/debian")
-    variables = {"RELEASE": release, "PRIMARY": primary, "MIRROR": primary,
-                 "SECURITY": _mirror(apt, "security", primary)}
+    variables = _variables(ctx, apt)
     if apt.get("sources_list") and not apt.get("preserve_sources_list", False):
-        ctx.write("etc/apt/sources.list", expand(str(apt["sources_list"]), variables) + "\n",
+        ctx.write("etc/apt/sources.list", _expand_known(str(apt["sources_list"]), variables, "apt.sources_list") + "\n",
                       mode=0o644)
         done.append("/etc/apt/sources.list")
     for name, entry in sorted((apt.get("sources") or {}).items()):
@@ -97,7 +118,7 @@ def configure_apt(ctx: HookContext) -> List[str]:
             filename += ".list"
         if entry.get("source"):
             path = os.path.join("etc/apt/sources.list.d", os.path.basename(filename))
-            ctx.write(path, expand(str(entry["source"]), variables) + "\n", mode=0o644)
+            ctx.write(path, _expand_known(str(entry["source"]), variables, f"apt.sources.{name}") + "\n", mode=0o644)
             done.append("/" + path)
         if entry.get("key"):
             key = os.path.join("etc/apt/trusted.gpg.d", os.path.basename(filename)[:-5] + ".asc")

@@ -21,19 +21,20 @@ import subprocess
 import sys
 from typing import Dict, List
 
+from hostapt import mirrors  # this script runs from tests/harness
+
 # upstream version -> Debian suites that carry it
 WANTED = {"22.4.2": "bookworm", "25.1.4": "trixie"}
-MIRROR = "http://deb.debian.org/debian"
-SECURITY = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
 def sources_list() -> str:
+    mirror, security = mirrors()
     lines = []
     for suite in sorted(set(WANTED.values())):
-        lines.append(f"deb [signed-by={KEYRING}] {MIRROR} {suite} main")
-        lines.append(f"deb [signed-by={KEYRING}] {MIRROR} {suite}-updates main")
-        lines.append(f"deb [signed-by={KEYRING}] {SECURITY} {suite}-security main")
+        lines.append(f"deb [signed-by={KEYRING}] {mirror} {suite} main")
+        lines.append(f"deb [signed-by={KEYRING}] {mirror} {suite}-updates main")
+        lines.append(f"deb [signed-by={KEYRING}] {security} {suite}-security main")
     return "\n".join(lines) + "\n"
 
 

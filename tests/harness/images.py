@@ -390,7 +390,7 @@ def recipe_parts(recipe: Recipe, parent_key: Optional[str], deb_sha256: Optional
         "revision": REVISION,
         "name": recipe.name,
         "suite": SUITE,
-        "mirrors": [rootfs.MIRROR, rootfs.SECURITY_MIRROR],
+        "mirrors": list(rootfs.mirrors()),
         "packages": list(recipe.packages),
         "parent_key": parent_key,
         "builder": _source(recipe.builder),

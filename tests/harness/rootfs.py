@@ -19,10 +19,9 @@ import shutil
 import subprocess
 from typing import IO, Iterable, List, Optional, Sequence
 
+from .hostapt import mirrors
 from .steps import StepFailed, clean_env, run
 
-MIRROR = "http://deb.debian.org/debian"
-SECURITY_MIRROR = "http://deb.debian.org/debian-security"
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 # Inside the namespace: mount what package scripts need, then chroot.
@@ -53,14 +52,15 @@ APT_GET = ["apt-get", "-y", "-q", "-o", "Dpkg::Use-Pty=0", "-o", "APT::Install-R
 
 
 def sources_list(suite: str) -> str:
-    return (f"deb {MIRROR} {suite} main\n"
-            f"deb {MIRROR} {suite}-updates main\n"
-            f"deb {SECURITY_MIRROR} {suite}-security main\n")
+    archive, security = mirrors()
+    return (f"deb {archive} {suite} main\n"
+            f"deb {archive} {suite}-updates main\n"
+            f"deb {security} {suite}-security main\n")
 
 
 def debootstrap(root: str, suite: str, what: str, log: IO[str], variant: Optional[str] = None,
                 include: Sequence[str] = (), cache_dir: Optional[str] = None) -> None:
-    """debootstrap `suite` from deb.debian.org (never the host's apt configuration)."""
+    """debootstrap `suite` from the host's Debian archive (its apt sources are read, never changed)."""
     cmd = ["unshare", "--mount", "--propagation", "private", "--",
            "debootstrap", f"--keyring={KEYRING}", "--merged-usr"]
     if variant:
@@ -70,7 +70,7 @@ def debootstrap(root: str, suite: str, what: str, log: IO[str], variant: Optiona
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
         cmd.append(f"--cache-dir={os.path.abspath(cache_dir)}")
-    cmd += [suite, root, MIRROR]
+    cmd += [suite, root, mirrors()[0]]
     run(cmd, what, log=log, env=clean_env(), step="debootstrap")
 
 
