@@ -11,9 +11,11 @@ that test for them take their plain branch.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Dict, Optional, Tuple
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+from .. import aptsources
 from .compose import SYSLOG_PORT, node_by_id_url, server_host
 from .inventory import Node
 
@@ -79,12 +81,24 @@ def preseed_context(node: Node, status: str, server_url: str, preseed_data: str,
     return context
 
 
+@functools.cache
+def _host_archive() -> Tuple[str, str]:
+    primary = aptsources.primary_mirror(aptsources.read_sources("/")) or ""
+    parsed = urlsplit(primary)
+    return parsed.netloc, parsed.path.strip("/")
+
+
 def deprecated_context() -> Dict[str, Any]:
-    """Archive variables MAAS still supplies to old templates (its defaults)."""
+    """Archive variables MAAS still supplies to old templates.
+
+    MAAS fills them from its package-archive settings; the stand-in has none,
+    so they name the archive this host's own apt uses (empty if it has none).
+    """
+    hostname, directory = _host_archive()
     return {
-        "main_archive_hostname": "archive.ubuntu.com",
-        "main_archive_directory": "ubuntu",
-        "ports_archive_hostname": "ports.ubuntu.com",
-        "ports_archive_directory": "ubuntu-ports",
+        "main_archive_hostname": hostname,
+        "main_archive_directory": directory,
+        "ports_archive_hostname": hostname,
+        "ports_archive_directory": directory,
         "enable_http_proxy": False,
     }
