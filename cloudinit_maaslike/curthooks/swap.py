@@ -1,15 +1,23 @@
-"""A swap file in the target, as curtin makes it (``swap:``).
+"""A swap file in the target, sized and placed exactly as curtin does (``swap:``).
 
-``size`` with units (``0`` turns swap off), ``filename`` (default
-``/swap.img``), ``maxsize``; without a size, curtin's rule of thumb: as much
-as the machine has memory, at most 8 GiB and at most a quarter of the free
-space.  The fstab entry joins the install's fstab.  Idempotent: an existing
-swap file of the right size is kept.
+A ``swap`` key that is present but empty (``swap: {}``, ``swap: null``,
+``swap: false``) turns swap off, as does a size of ``0``.  A given ``size`` is
+used as it is (``maxsize`` only bounds curtin's suggestion); without one,
+curtin's table of memory sizes decides, bounded by a quarter of the target
+filesystem's free space and 8 GiB, and gives *no* swap when the result would
+be under half the memory and under 4 GiB.  Operators compare installs with
+curtin's on the same machine, so a different rule is a visible difference.
+
+No swap file on ZFS, on an unknown filesystem, or on btrfs unless the target's
+``linux-image-generic`` is 5.0 or later, unless ``force: true``.  The fstab
+line is curtin's (tab-separated).  Idempotent: an existing swap file of the
+right size is kept and its fstab line is not repeated.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, List, Mapping, Optional
 
 from .. import runner, targetfs
@@ -17,73 +25,165 @@ from ..config.problems import Problems
 from ..storage.units import BadSize, GiB, MiB, parse_size
 from .context import HookContext, StepFailed
 
-
-def _memory(meminfo: str = "/proc/meminfo") -> int:
-    try:
-        with open(meminfo) as handle:
-            for line in handle:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return GiB
+# (memory at most, suggested size for that memory), curtin's table
+_TABLE = (
+    (1 * GiB, lambda memory: memory * 2),
+    (2 * GiB, lambda memory: 2 * GiB),
+    (4 * GiB, lambda memory: memory),
+    (16 * GiB, lambda memory: 4 * GiB),
+    (64 * GiB, lambda memory: memory / 2),
+)
 
 
-def wanted_size(cfg: Mapping[str, Any], target: str) -> int:
-    swap = cfg.get("swap") or {}
-    if swap.get("size") is not None:
-        size = parse_size(swap["size"])
-    else:
-        free = os.statvfs(target)
-        size = min(_memory(), 8 * GiB, free.f_bavail * free.f_frsize // 4)
-    if swap.get("maxsize") is not None:
-        size = min(size, parse_size(swap["maxsize"]))
-    return size // MiB * MiB
+def suggested_size(memory: int, available: Optional[int], maxsize: Optional[int] = None) -> int:
+    """curtin's suggestion for `memory` bytes of RAM and `available` free bytes in the target.
+
+    0 means no swap.  May be fractional in curtin; the file is made in whole MiB.
+    """
+    if available is None and maxsize is None:
+        maxsize = 8 * GiB
+    if available is not None:
+        if maxsize is None:
+            maxsize = min(int(available / 4), 8 * GiB)
+        elif maxsize > available * 0.9:
+            maxsize = int(available * 0.9)
+    assert maxsize is not None
+    for top, rule in _TABLE:
+        if memory <= top:
+            size = min(rule(memory), maxsize)
+            if size < memory / 2 and size < 4 * GiB:
+                return 0
+            return int(size)
+    return maxsize
+
+
+def memory_total(meminfo: str = "/proc/meminfo") -> int:
+    with open(meminfo, encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    raise StepFailed(f"swap: {meminfo} has no MemTotal line")
+
+
+def _free_bytes(path: str) -> int:
+    """Free blocks, the reserved ones included (curtin counts f_bfree, not f_bavail)."""
+    found = os.statvfs(path)
+    return found.f_frsize * found.f_bfree
+
+
+def disabled(cfg: Mapping[str, Any]) -> bool:
+    return "swap" in cfg and not cfg.get("swap")
+
+
+def _bytes(value: Any) -> Optional[int]:
+    """curtin converts what is set; an explicit 0 stays 0 (no swap), not "suggest one"."""
+    return None if value is None or value == "" else parse_size(str(value))
+
+
+def wanted_size(ctx: HookContext) -> int:
+    swap = ctx.cfg.get("swap") or {}
+    size = _bytes(swap.get("size"))
+    if size is None:
+        memory = memory_total(os.path.join(ctx.host_root, "proc/meminfo"))
+        size = suggested_size(memory, _free_bytes(ctx.target), _bytes(swap.get("maxsize")))
+    return size
 
 
 def validate(raw: Any, path: str, problems: Problems) -> None:
-    if raw is None:
+    if not raw:
         return
     if not isinstance(raw, Mapping):
-        problems.error(path, "expected {size: …, filename: …}")
+        problems.error(path, "expected {size: …, maxsize: …, filename: …, force: …} or nothing to turn swap off")
         return
     for key in ("size", "maxsize"):
-        if raw.get(key) is not None:
-            try:
-                parse_size(raw[key])
-            except BadSize as exc:
-                problems.error(f"{path}.{key}", str(exc))
+        try:
+            _bytes(raw.get(key))
+        except BadSize as exc:
+            problems.error(f"{path}.{key}", str(exc))
     name = raw.get("filename")
-    if name is not None and (not isinstance(name, str) or not name.startswith("/")):
-        problems.error(f"{path}.filename", f"expected an absolute path, got {name!r}")
+    if name is not None and (not isinstance(name, str) or not name.strip("/")):
+        problems.error(f"{path}.filename", f"expected a file path, got {name!r}")
+    if raw.get("force") is not None and not isinstance(raw.get("force"), bool):
+        problems.error(f"{path}.force", f"expected true or false, got {raw.get('force')!r}")
+    for key in sorted(set(raw) - {"size", "maxsize", "filename", "force"}):
+        problems.warn(f"{path}.{key}", "not a key of curtin's swap section; ignored")
+
+
+def _fstype(path: str) -> Optional[str]:
+    done = runner.run(["findmnt", "--noheadings", "--target", path, "-o", "FSTYPE"])
+    lines = done.stdout.split() if done.returncode == 0 else []
+    return lines[-1] if lines else None
+
+
+def _kernel_major(ctx: HookContext) -> Optional[int]:
+    """The major version of the target's linux-image-generic, from its dpkg status."""
+    try:
+        with open(ctx.path("var/lib/dpkg/status"), encoding="utf-8", errors="replace") as handle:
+            stanzas = handle.read().split("\n\n")
+    except OSError:
+        return None
+    for stanza in stanzas:
+        if re.search(r"^Package: linux-image-generic$", stanza, re.MULTILINE):
+            version = re.search(r"^Version: (?:\d+:)?(\d+)", stanza, re.MULTILINE)
+            return int(version.group(1)) if version else None
+    return None
+
+
+def _why_not(ctx: HookContext, fstype: Optional[str]) -> Optional[str]:
+    if fstype is None:
+        return "the filesystem type of its directory is unknown"
+    if fstype == "zfs":
+        return "ZFS cannot hold a swap file"
+    if fstype == "btrfs":
+        major = _kernel_major(ctx)
+        if major is None or major < 5:
+            return "btrfs swap files need linux-image-generic 5.0 or later in the target"
+    return None
 
 
 def setup_swap(ctx: HookContext, fstab_state: Optional[str]) -> List[str]:
+    if disabled(ctx.cfg):
+        return []
     swap = ctx.cfg.get("swap") or {}
-    size = wanted_size(ctx.cfg, ctx.target)
+    size = wanted_size(ctx)
     if size == 0:
         return []
-    name = str(swap.get("filename") or "/swap.img")
+    name = "/" + str(swap.get("filename") or "swap.img").lstrip("/")
+    targetfs.makedirs(ctx.target, os.path.dirname(name))
     path = ctx.path(name)
+    why_not = _why_not(ctx, _fstype(os.path.dirname(path)))
+    if why_not and not swap.get("force"):
+        ctx.log.info("curthooks: no swap file: %s (swap.force: true makes one anyway)", why_not)
+        return []
+    if why_not:
+        ctx.log.warning("curthooks: swap file %s may not work: %s", name, why_not)
+    size = size // MiB * MiB
     if not (os.path.exists(path) and os.path.getsize(path) == size):
-        targetfs.makedirs(ctx.target, os.path.dirname(name))
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        try:
-            os.posix_fallocate(fd, 0, size)
-        except OSError:  # filesystems without fallocate for swap: write zeros
-            block = bytes(4 * MiB)
-            for _ in range(size // len(block)):
-                os.write(fd, block)
-        finally:
-            os.close(fd)
+        _allocate(path, size)
         done = runner.run(["mkswap", path])
         if done.returncode != 0:
+            os.unlink(path)
             raise StepFailed(f"swap: mkswap {name} failed: {done.stderr.strip()}")
     os.chmod(path, 0o600)
-    line = f"{name} none swap sw 0 0"
+    line = "\t".join([name, "none", "swap", "sw", "0", "0"])
     if fstab_state:
         with open(fstab_state, "a+", encoding="utf-8") as handle:
             handle.seek(0)
             if line not in handle.read().splitlines():
                 handle.write(line + "\n")
     return [f"{name} ({size // MiB} MiB)"]
+
+
+def _allocate(path: str, size: int) -> None:
+    """Real blocks (mkswap refuses holes): fallocate, or zeros where it is not supported."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)
+        except OSError:
+            block = bytes(4 * MiB)
+            for _ in range(size // len(block)):
+                os.write(fd, block)
+            os.write(fd, bytes(size % len(block)))
+    finally:
+        os.close(fd)

@@ -95,7 +95,7 @@ def test_links_out_of_the_image_are_resolved_inside_the_target(tmp_path, maaslik
     meant = target / str(decoy).lstrip("/")
     assert (meant / "etc/hostname").read_text() == "node9\n"
     assert "127.0.1.1 node9.maas node9" in (meant / "etc/hosts").read_text()
-    assert "/boot/swap.img none swap sw 0 0" in (meant / "etc/fstab").read_text()
+    assert "/boot/swap.img\tnone\tswap\tsw\t0\t0" in (meant / "etc/fstab").read_text()
     assert (meant / "boot/swap.img").stat().st_size == 8 << 20
     assert (meant / "etc/maaslike/a").read_text() == "a\n"
     assert (meant / "root/.ssh/authorized_keys").read_text().startswith("ssh-ed25519")

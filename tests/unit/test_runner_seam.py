@@ -52,17 +52,20 @@ def hook_context(tmp_path, cfg):
 
 def test_swap_file_is_made_with_mkswap_on_the_file_inside_the_target(tmp_path):
     (tmp_path / "boot").symlink_to("/elsewhere")  # resolved inside the target
-    with runner.replaced(FakeRunner()) as fake:
+    with runner.replaced(FakeRunner({"findmnt": "FSTYPE\next4\n"})) as fake:
         done = swap.setup_swap(hook_context(tmp_path, {"swap": {"size": "4M", "filename": "/boot/s.img"}}), None)
     made = str(tmp_path / "elsewhere" / "s.img")
-    assert fake.calls == [("mkswap", made)]
+    assert fake.calls == [("findmnt", "--noheadings", "--target", os.path.dirname(made), "-o", "FSTYPE"),
+                          ("mkswap", made)]
     assert os.path.getsize(made) == 4 << 20 and done == ["/boot/s.img (4 MiB)"]
 
 
 def test_swap_fails_the_step_when_mkswap_fails_or_is_missing(tmp_path):
     cfg = {"swap": {"size": "4M"}}
-    with runner.replaced(FakeRunner({"mkswap": 1})), pytest.raises(StepFailed, match="swap: mkswap /swap.img failed"):
+    with runner.replaced(FakeRunner({"mkswap": 1, "findmnt": "ext4"})), \
+            pytest.raises(StepFailed, match="swap: mkswap /swap.img failed"):
         swap.setup_swap(hook_context(tmp_path, cfg), None)
-    os.unlink(tmp_path / "swap.img")
-    with runner.replaced(FakeRunner(missing=["mkswap"])), pytest.raises(ProgramNotStarted, match="cannot run mkswap"):
+    assert not (tmp_path / "swap.img").exists()  # no half-made swap file is left for fstab to name
+    with runner.replaced(FakeRunner({"findmnt": "ext4"}, missing=["mkswap"])), \
+            pytest.raises(ProgramNotStarted, match="cannot run mkswap"):
         swap.setup_swap(hook_context(tmp_path, cfg), None)
