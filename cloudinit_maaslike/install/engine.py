@@ -94,8 +94,7 @@ class Installer:
         )
         self.log: logging.Logger = self.installlog.logger
         self.reporter = Reporter(config, clock, self.log, dead_hooks=self.progress.dead_hooks)
-        if not os.path.exists(os.path.join(work.bin, "curtin")):
-            write_curtin_command(work)
+        write_curtin_command(work)  # also (re)makes the package link a resumed older work dir lacks
 
     # -- running -------------------------------------------------------------
     def pending(self, until: Optional[str] = None) -> List[Stage]:

@@ -4,9 +4,10 @@
 storage_config}`` hold what commands and hooks exchange (``CONFIG`` is the
 merged config as JSON, 0600: it carries credentials), ``<top>/scratch`` is
 ``WORKING_DIR``, ``<top>/target`` the target unless ``install.target`` says
-otherwise.  Unlike curtin we keep the directory after the install: the
-install report, log and state stay there for an operator to read (under
-/run it is gone at the next boot anyway).
+otherwise, ``<top>/bin`` the ``curtin`` command and ``<top>/python`` the
+one Python package of ours that hooks may import.  Unlike curtin we keep the
+directory after the install: the install report, log and state stay there
+for an operator to read (under /run it is gone at the next boot anyway).
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ class WorkDir:
     top: str
     target: str
 
+    def __post_init__(self) -> None:
+        # Commands and hooks run from `scratch` and may chdir anywhere: a
+        # relative path (``--workdir rel/dir``) would name something else there.
+        object.__setattr__(self, "top", os.path.abspath(self.top))
+        object.__setattr__(self, "target", os.path.abspath(self.target))
+
     @property
     def scratch(self) -> str:
         return os.path.join(self.top, "scratch")
@@ -48,6 +55,10 @@ class WorkDir:
     @property
     def bin(self) -> str:
         return os.path.join(self.top, "bin")
+
+    @property
+    def python(self) -> str:
+        return os.path.join(self.top, "python")
 
     @property
     def payload(self) -> str:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import json
 import logging
 import os
 import stat
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -97,10 +99,10 @@ def test_builtin_steps_configure_the_system(target, tmp_path):
     assert swap.stat().st_size == 32 << 20 and stat.S_IMODE(swap.stat().st_mode) == 0o600
     assert b"SWAPSPACE2" in swap.read_bytes()[:4096]
     written = (target / "etc/fstab").read_text()
-    assert fstab in written and "/swap.img none swap sw 0 0" in written
-    creds = target / "etc/cloud/cloud.cfg.d/50-cloudconfig-maas-cloud-config.cfg"
+    assert fstab in written and "/swap.img\tnone\tswap\tsw\t0\t0" in written
+    creds = target / "etc/cloud/cloud.cfg.d/95-cloudconfig-maas-cloud-config.cfg"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
-    plain = target / "etc/cloud/cloud.cfg.d/50-cloudconfig-maas-datasource.cfg"
+    plain = target / "etc/cloud/cloud.cfg.d/95-cloudconfig-maas-datasource.cfg"
     assert plain.read_text() == "datasource_list: [ MAAS ]\n" and stat.S_IMODE(plain.stat().st_mode) == 0o644
     assert (target / "etc/maaslike/b64").read_text() == "decoded\n"
     assert (target / "etc/maaslike/gzb64").read_text() == "unzipped\n"
@@ -151,21 +153,96 @@ def test_bad_curthooks_config_is_refused_before_anything_is_written(target, tmp_
     assert tree_digest(target / "etc") == before
 
 
-def test_an_images_own_hook_runs_instead_of_the_builtins(tmp_path, maaslike_cmd):
-    """The image brings /curtin/curtin-hooks that imports `curtin` from the payload."""
+# An image's own hook in the shape of packer-maas's Debian template: it reads
+# the install through the payload's curtin and hands over to its built-ins.
+# It also notes what it could import, which packer-maas's does not need to.
+IMAGE_HOOK = """#!/usr/bin/env python3
+import importlib.util
+import json
+import os
+import sys
+
+from curtin.config import load_command_config
+from curtin.util import load_command_environment
+from curtin.commands.curthooks import builtin_curthooks
+
+import cloudinit_maaslike
+
+
+def main():
+    state = load_command_environment()
+    config = load_command_config(None, state)
+    target = state["target"]
+    seen = {"cloudinit_maaslike": cloudinit_maaslike.__file__, "sys_path": sys.path,
+            "decoy": importlib.util.find_spec("maaslike_test_decoy") is not None}
+    with open(os.path.join(target, "image-hook.json"), "w") as out:
+        json.dump(seen, out)
+    builtin_curthooks(config, target, state)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+# A minimal stand-in for the curtin package a MAAS payload carries: the three
+# entry points packer-maas's hook uses, reading the same variables curtin reads.
+PAYLOAD_CURTIN = {
+    "curtin/__init__.py": "",
+    "curtin/commands/__init__.py": "",
+    "curtin/config.py": (
+        "import json\n\n\n"
+        "def load_command_config(args, state):\n"
+        "    with open(state['config']) as handle:\n"
+        "        return json.load(handle)\n"),
+    "curtin/util.py": (
+        "import os\n\n"
+        "VARIABLES = {'scratch': 'WORKING_DIR', 'fstab': 'OUTPUT_FSTAB', 'interfaces': 'OUTPUT_INTERFACES',\n"
+        "             'config': 'CONFIG', 'target': 'TARGET_MOUNT_POINT',\n"
+        "             'network_state': 'OUTPUT_NETWORK_STATE', 'network_config': 'OUTPUT_NETWORK_CONFIG',\n"
+        "             'report_stack_prefix': 'CURTIN_REPORTSTACK'}\n\n\n"
+        "def load_command_environment(env=os.environ):\n"
+        "    return {key: env.get(name) for key, name in VARIABLES.items()}\n"),
+    "curtin/commands/curthooks.py": (
+        "import json\nimport os\nimport shutil\n\nimport curtin\n\n\n"
+        "def builtin_curthooks(cfg, target, state):\n"
+        "    os.makedirs(os.path.join(target, 'etc'), exist_ok=True)\n"
+        "    shutil.copyfile(state['fstab'], os.path.join(target, 'etc', 'fstab'))\n"
+        "    record = {'curtin': curtin.__file__, 'state': state, 'hostname': cfg.get('hostname'),\n"
+        "              'cwd': os.getcwd()}\n"
+        "    with open(os.path.join(target, 'payload-curthooks.json'), 'w') as out:\n"
+        "        json.dump(record, out)\n"),
+}
+
+# The engine imported from a directory that also holds other packages, as
+# dist-packages on a host with python3-curtin, or a venv's site-packages.
+ENGINE_FROM_SITE = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
+                    "from cloudinit_maaslike.cli import main; sys.exit(main())")
+
+
+def test_an_images_own_hook_runs_instead_of_the_builtins(tmp_path, repo):
+    """The image brings /curtin/curtin-hooks that imports `curtin` from the payload.
+
+    Started with a relative working directory and target, from beside a
+    site-packages holding another curtin: the hook must still be found, get
+    absolute paths, and import the payload's curtin, not that one.
+    """
     image = tmp_path / "image"
     (image / "curtin").mkdir(parents=True)
     (image / "etc").mkdir()
     hook = image / "curtin/curtin-hooks"
-    hook.write_text(
-        "#!/usr/bin/env python3\n"
-        "import os, curtin\n"
-        "target = os.environ['TARGET_MOUNT_POINT']\n"
-        "with open(os.path.join(target, 'hook-ran'), 'w') as out:\n"
-        "    out.write(curtin.MARK + ' ' + os.environ['CURTIN_PYTHON'] + '\\n')\n")
+    hook.write_text(IMAGE_HOOK)
     hook.chmod(0o755)
-    fake = tmp_path / "curtin_pkg.py"
-    fake.write_text('MARK = "curtin-from-payload"\n')
+    carried = []
+    for name, text in PAYLOAD_CURTIN.items():
+        path = tmp_path / "payload-src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        carried.append((str(path), name))
+    site = tmp_path / "site-packages"
+    (site / "curtin").mkdir(parents=True)
+    (site / "curtin/__init__.py").write_text("raise ImportError('the host curtin next to the engine')\n")
+    (site / "maaslike_test_decoy.py").write_text("")
+    (site / "cloudinit_maaslike").symlink_to(os.path.join(repo, "cloudinit_maaslike"))
     cfg = {
         "install": {"log_file": str(tmp_path / "install.log"), "error_tarfile": None, "post_files": []},
         "partitioning_commands": {"builtin": None}, "network_commands": {"builtin": None},
@@ -173,15 +250,27 @@ def test_an_images_own_hook_runs_instead_of_the_builtins(tmp_path, maaslike_cmd)
         "hostname": "would-be-set-by-the-builtins",
     }
     payload = tmp_path / "payload.sh"
-    payload.write_bytes(pack([yaml.safe_dump(cfg)], extra_files=[(str(fake), "curtin/__init__.py")]))
-    target = tmp_path / "target"
-    done = subprocess.run([*maaslike_cmd, "install", "--payload", str(payload), "-t", str(target)],
-                          capture_output=True, text=True, timeout=300)
+    payload.write_bytes(pack([yaml.safe_dump(cfg)], extra_files=carried, include_package=False))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", ENGINE_FROM_SITE, str(site), "install", "--payload", "payload.sh",
+                           "--workdir", "work", "-t", "target"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
-    mark, python = (target / "hook-ran").read_text().split()
-    assert mark == "curtin-from-payload" and os.path.isabs(python)
-    assert not (target / "etc/hostname").exists()  # the built-ins did not run
     assert "running it instead of the built-ins" in done.stdout
+    (top,) = (tmp_path / "work").iterdir()
+    target = tmp_path / "target"
+    ran = json.loads((target / "payload-curthooks.json").read_text())
+    assert ran["curtin"] == str(top / "payload/curtin/__init__.py")
+    assert ran["hostname"] == "would-be-set-by-the-builtins"  # CONFIG was read
+    assert ran["state"]["target"] == str(target) and ran["cwd"] == str(top / "scratch")
+    assert ran["state"]["fstab"] == str(top / "state/fstab") and ran["state"]["config"] == str(top / "state/config")
+    assert all(os.path.isabs(value) for key, value in ran["state"].items() if key != "report_stack_prefix")
+    assert ran["state"]["report_stack_prefix"] == "cmd-install/stage-curthooks/builtin"
+    assert (target / "etc/fstab").exists()  # what the payload's built-ins did is in the target
+    seen = json.loads((target / "image-hook.json").read_text())
+    assert seen["cloudinit_maaslike"] == str(top / "python/cloudinit_maaslike/__init__.py")
+    assert not seen["decoy"] and str(site) not in seen["sys_path"]
+    assert not (target / "etc/hostname").exists()  # our built-ins did not run
 
 
 def test_mode_target_without_a_hook_fails(tmp_path, maaslike_cmd):

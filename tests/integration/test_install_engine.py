@@ -44,11 +44,11 @@ def write_config(tmp_path, cfg, name="install.yaml"):
     return path
 
 
-def install(maaslike_cmd, *args, env=None, timeout=120):
+def install(maaslike_cmd, *args, env=None, timeout=120, cwd=None):
     environ = dict(os.environ)
     environ.update(env or {})
     return subprocess.run([*maaslike_cmd, "install", *args], capture_output=True, text=True,
-                          env=environ, timeout=timeout)
+                          env=environ, timeout=timeout, cwd=cwd)
 
 
 def test_commands_run_in_sorted_key_order_with_curtins_environment(tmp_path, maaslike_cmd):
@@ -87,6 +87,34 @@ def test_commands_run_in_sorted_key_order_with_curtins_environment(tmp_path, maa
     assert "curtin-compatible" in (out / "curtin").read_text()
     log = (tmp_path / "install.log").read_text()
     assert "[early/25_set] via-set" in log
+
+
+PATH_VARIABLES = ("WORKING_DIR", "OUTPUT_FSTAB", "OUTPUT_INTERFACES", "OUTPUT_NETWORK_CONFIG",
+                  "OUTPUT_NETWORK_STATE", "OUTPUT_STORAGE_CONFIG", "TARGET_MOUNT_POINT", "CONFIG",
+                  "MAASLIKE_WORKDIR")
+
+
+def test_a_relative_workdir_still_gives_commands_absolute_paths(tmp_path, maaslike_cmd):
+    """Commands run from WORKING_DIR: a relative CONFIG would name nothing there."""
+    out = tmp_path / "out"
+    out.mkdir()
+    cfg = write_config(tmp_path, {"late_commands": {
+        "10_env": f"env -0 > {out}/env",
+        "20_check": ["sh", "-c", 'test -r "$CONFIG" && test -f "$OUTPUT_FSTAB" && '
+                                 'case "$CONFIG" in /*) ;; *) exit 9;; esac'],
+        "30_curtin": f"curtin --version > {out}/curtin",
+    }})
+    done = install(maaslike_cmd, "--config", str(cfg), "--workdir", "work", "--target", "target", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    env = dict(item.split("=", 1) for item in (out / "env").read_text().split("\0") if "=" in item)
+    for name in PATH_VARIABLES:
+        assert os.path.isabs(env[name]) and os.path.exists(env[name]), (name, env[name])
+    (top,) = os.listdir(tmp_path / "work")
+    assert env["MAASLIKE_WORKDIR"] == str(tmp_path / "work" / top)
+    assert env["TARGET_MOUNT_POINT"] == str(tmp_path / "target")
+    assert os.path.realpath(env["PWD"]) == os.path.realpath(env["WORKING_DIR"])
+    assert all(os.path.isabs(entry) for entry in env["PYTHONPATH"].split(os.pathsep))
+    assert "curtin-compatible" in (out / "curtin").read_text()
 
 
 def test_output_streams_line_by_line_into_the_log(tmp_path, maaslike_cmd):
