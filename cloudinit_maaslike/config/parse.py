@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
 from ..oauth import credentials_from
+from . import keys
 from .checks import check_keys, expect, join
 from .merge import STAGES
 from .model import (
@@ -30,21 +31,11 @@ from .problems import Problems
 
 Validator = Callable[[Any, str, Problems], None]
 
-# Top-level keys curtin (and MAAS's configs) use.  Others are warned about.
-KNOWN_TOP = (
-    "stages", "install", "sources", "storage", "network", "reporting", "reporter",
-    "power_state", "kexec", "proxy", "http_proxy", "apt", "apt_proxy", "apt_mirrors",
-    "debconf_selections", "write_files", "kernel", "swap", "grub", "boot", "curthooks",
-    "cloudconfig", "verbosity", "showtrace", "block-meta", "system_upgrade", "pollinate",
-    "multipath", "udev", "timezone", "disable_overlayroot", "late_commands", "early_commands",
-    "snap", "zfs", "iscsi", "nvme", "mdadm", "locale", "packages", "kernel_cmdline",
-    "bootloader", "dd", "storage_config", "network_config", "resume_data", "initramfs",
-)
-KNOWN_INSTALL = (
-    "log_file", "log_file_append", "error_tarfile", "post_files", "save_install_config",
-    "save_install_log", "target", "unmount", "resume_data", "extra_rsync_args", "maas",
-    "download_stall_seconds", "download_min_rate", "download_stall_retries",
-)
+KNOWN_TOP = keys.top_level_names()
+KNOWN_INSTALL = keys.section_names("install")
+# Keys that belong inside `storage:`; at the top level they mean the layout
+# was misplaced, and the install would fall back to simple mode.
+STORAGE_LIKE = ("config", "layout", "version", "disks", "partitions", "storage_config", "storage-config")
 POWER_MODES = ("reboot", "poweroff", "halt")
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -262,6 +253,19 @@ def _parse_proxy(raw: Mapping[str, Any], problems: Problems) -> Dict[str, str]:
     return out
 
 
+def _check_sections(raw: Mapping[str, Any], problems: Problems) -> None:
+    """Refused keys, unknown nested keys, and a layout that would be missed."""
+    for path, why in keys.refusals(raw):
+        problems.error(path, f"refused: {why}")
+    for section in ("kernel", "boot", "grub", "curthooks"):
+        if isinstance(raw.get(section), Mapping):
+            check_keys(problems, raw[section], keys.section_names(section), section)
+    misplaced = [k for k in STORAGE_LIKE if k in raw]
+    if "storage" not in raw and misplaced:
+        problems.error(misplaced[0], "a storage key at the top level: without `storage:` the install falls back "
+                                     "to simple mode and wipes the first suitable disk; put it under `storage:`")
+
+
 def parse_install_config(
     raw: Mapping[str, Any],
     validators: Optional[Mapping[str, Validator]] = None,
@@ -279,6 +283,7 @@ def parse_install_config(
     command_keys = tuple(f"{s}_commands" for s in (*STAGES, "apply_net", *stage_names)
                          if isinstance(s, str))
     check_keys(problems, raw, KNOWN_TOP + command_keys, "", typos_are_errors=True)
+    _check_sections(raw, problems)
     stages = _parse_stages(raw, problems)
     install = _parse_install(raw, problems)
     webhooks, log_reporting = _parse_reporting(raw, problems)

@@ -1,0 +1,97 @@
+"""The conformance table (docs/curtin-keys.rst) against the validator, and every refusal it names."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+
+import pytest
+
+from cloudinit_maaslike.config import keys, merge_configs
+from cloudinit_maaslike.config.parse import KNOWN_TOP, parse_install_config
+from cloudinit_maaslike.config.problems import ConfigInvalid
+
+DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "curtin-keys.rst")
+LABEL = {"same as curtin": keys.SAME, "extended": keys.EXTENDED, "refused": keys.REFUSED}
+
+# A value of each refused key that asks for the feature (refused), and one that turns it off (accepted).
+ON_OFF = {
+    "multipath": ({"mode": "enabled"}, {"mode": "disabled"}),
+    "kexec": ({"mode": "on"}, {"mode": "off"}),
+    "system_upgrade": ({"enabled": True}, {"enabled": False}),
+    "kernel-crash-dumps": ({"enabled": True}, {"enabled": False}),
+    "restore_dist_interfaces": (True, False),
+    "pollinate": ({"user_agent": {"site": "lab"}}, {"user_agent": False}),
+    "snap": ({"commands": ["snap install x"]}, None),
+    "livepatch": ({"token": "t"}, {}),
+    "ubuntu_advantage": ({"token": "t"}, None),
+    "ubuntu_pro": ({"token": "t"}, None),
+    "timezone": ("Europe/Paris", ""),
+    "locale": ("en_GB.UTF-8", None),
+    "_ammend_centos_curthooks": (True, False),
+    "kernel.fallback-package": ("linux-image-amd64", None),
+    "kernel.mapping": ({"bookworm": {"6.1": "-cloud"}}, {}),
+    "kernel.remove": ("existing", None),
+    "boot.reorder_uefi": (True, False),
+    "boot.reorder_uefi_force_fallback": (True, False),
+    "boot.remove_duplicate_entries": (True, False),
+    "boot.remove_old_uefi_loaders": (True, False),
+    "boot.alternatives": (["default"], None),
+}
+
+
+def documented():
+    with open(DOC, encoding="utf-8") as handle:
+        text = handle.read()
+    rows = re.findall(r"^   \* - ``([^`]+)``\n     - ([a-z ]+)$", text, re.MULTILINE)
+    return {path: LABEL[label] for path, label in rows}
+
+
+def registered():
+    rows = [*keys.TOP, *(k for section, ks in keys.NESTED.items() if section != "grub" for k in ks)]
+    return {k.path: k.status for k in rows}
+
+
+def test_the_table_lists_every_key_the_validator_knows_with_the_same_meaning():
+    table = documented()
+    assert {p: s for p, s in table.items() if not p.startswith("apt.")} == registered()
+    assert set(KNOWN_TOP) <= set(table)
+
+
+def test_every_refused_key_has_a_test_value():
+    refused = {p for p, s in registered().items() if s == keys.REFUSED}
+    assert refused == set(ON_OFF)
+
+
+def config_with(path, value):
+    section, _, inner = path.partition(".")
+    return merge_configs([{section: {inner: value}} if inner else {section: value}])
+
+
+@pytest.mark.parametrize("path", sorted(ON_OFF))
+def test_a_refused_key_stops_validation_with_its_path_and_reason(path):
+    on, _ = ON_OFF[path]
+    with pytest.raises(ConfigInvalid) as info:
+        parse_install_config(config_with(path, on))
+    assert f"{path}: refused: {keys.refusal(path, on)}" in str(info.value)
+
+
+@pytest.mark.parametrize("path", sorted(ON_OFF))
+def test_a_refused_key_whose_value_turns_it_off_is_accepted(path):
+    _, off = ON_OFF[path]
+    parse_install_config(config_with(path, off))
+
+
+@pytest.mark.parametrize("key", ["config", "layout", "disks"])
+def test_a_layout_at_the_top_level_is_refused_rather_than_falling_back_to_simple_mode(key):
+    with pytest.raises(ConfigInvalid, match=rf"{key}: a storage key at the top level: without `storage:`"):
+        parse_install_config(merge_configs([{key: [{"type": "disk", "id": "sda"}]}]))
+
+
+def test_unknown_nested_keys_are_warned_about_with_their_full_path(caplog):
+    with caplog.at_level(logging.WARNING):
+        parse_install_config(merge_configs([{"kernel": {"flavour": "linux-image-amd64"}, "boot": {"timeout": 3},
+                                             "curthooks": {"mystery": 1}}]))
+    for path in ("kernel.flavour", "boot.timeout", "curthooks.mystery"):
+        assert f"{path}: unknown key, ignored" in caplog.text
