@@ -260,6 +260,8 @@ def _check_sections(raw: Mapping[str, Any], problems: Problems) -> None:
     for section in ("kernel", "boot", "grub", "curthooks"):
         if isinstance(raw.get(section), Mapping):
             check_keys(problems, raw[section], keys.section_names(section), section)
+    if raw.get("boot") is not None and raw.get("grub"):
+        problems.error("grub", "both grub and boot are given (curtin refuses this too): keep boot")
     misplaced = [k for k in STORAGE_LIKE if k in raw]
     if "storage" not in raw and misplaced:
         problems.error(misplaced[0], "a storage key at the top level: without `storage:` the install falls back "

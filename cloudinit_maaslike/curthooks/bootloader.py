@@ -1,18 +1,31 @@
-"""The bootloader: grub-pc to every grub device on BIOS, grub-efi on the ESP on UEFI.
+"""The bootloader, as curtin installs it on a Debian-family target.
 
-Devices come from ``boot.install_devices`` (or legacy ``grub.install_devices``),
-else from the storage layout the install made (disks and partitions with
-``grub_device``).  The kernel command line gets what MAAS put after ``---``
-on the ephemeral one (never what follows a bare ``--``).  grub-mkconfig writes
-``root=UUID=…`` only when ``/dev/disk/by-uuid/<uuid>`` exists, which it does not
-where no udev runs, so the link is made for the duration.
+``boot`` (legacy ``grub``, and ``grub_install_devices``) takes curtin's keys
+and defaults.  The kernel command line of the installed system gets what
+curtin carries over from the installer's: its ``console=`` words, and what
+MAAS put after `` --- `` (or a legacy `` -- ``), written into
+``/etc/default/grub`` (not a grub.d file, so the image's own grub.d settings
+still apply after it, as under curtin).  The install devices go into grub-pc's
+debconf database before ``dpkg-reconfigure``, so a later grub upgrade installs
+to the same disks.  Commands run in curtin's order: reconfigure, update-grub,
+grub-install.
+
+Not built (refused at validation when asked for, see config/keys.py): NVRAM
+reordering and de-duplication, extlinux.  Extended: ``dpkg-reconfigure`` is
+skipped for a grub package the image does not have installed (curtin fails
+there: Debian images carry grub-efi-amd64-bin, not grub-efi-amd64).
+
+grub-mkconfig writes ``root=UUID=…`` only when ``/dev/disk/by-uuid/<uuid>``
+exists, which it does not where no udev runs, so the link is made for the
+duration.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Iterator, List, Mapping
+import re
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 import yaml
 
@@ -23,14 +36,31 @@ from ..storage.model import Disk
 from ..storage.plan import resolve_disk
 from .context import HookContext, StepFailed
 
-GRUB_SETTINGS = "etc/default/grub.d/50-cloudinit-maaslike.cfg"
+GRUB_DEFAULTS = "etc/default/grub"
+GRUB_SETTINGS = "etc/default/grub.d/50-curtin-settings.cfg"
+CLOUDIMG_SETTINGS = "etc/default/grub.d/50-cloudimg-settings.cfg"
+_UNSET = object()
+_DROPPED_AFTER_SEPARATOR = re.compile(r"(BOOTIF=.*|initrd=.*|BOOT_IMAGE=.*)")
+_EFI_TARGETS = {"x86_64": ("x86_64-efi", "grub-efi-amd64"), "aarch64": ("arm64-efi", "grub-efi-arm64"),
+                "i686": ("i386-efi", "grub-efi-ia32"), "riscv64": ("riscv64-efi", "grub-efi-riscv64")}
 
 
-def settings(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
-    return dict(cfg.get("grub") or {}, **(cfg.get("boot") or {}))
+def _as_boolean(value: Any) -> bool:
+    """curtin's value_as_boolean: only these mean false (so 'no' is true)."""
+    return value not in (False, None, 0, "0", "False", "false", "None", "none", "")
+
+
+def settings(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """``boot``, or the legacy ``grub`` translated as curtin translates it."""
+    boot = dict(cfg.get("boot" if "boot" in cfg else "grub") or {})
+    if "grub_install_devices" in cfg and "install_devices" not in cfg:
+        boot["install_devices"] = cfg["grub_install_devices"]
+    return boot
 
 
 def validate(cfg: Mapping[str, Any], problems: Problems) -> None:
+    if cfg.get("boot") is not None and cfg.get("grub"):
+        problems.error("grub", "both grub and boot are given (curtin refuses this too): keep boot")
     for key in ("grub", "boot"):
         section = cfg.get(key)
         if section is None:
@@ -39,19 +69,83 @@ def validate(cfg: Mapping[str, Any], problems: Problems) -> None:
             problems.error(key, "expected a mapping")
             continue
         devices = section.get("install_devices")
-        if devices is not None and (not isinstance(devices, list)
-                                    or not all(isinstance(d, str) for d in devices)):
+        if isinstance(devices, str):
+            devices = [devices]
+        if devices is not None and (not isinstance(devices, list) or not all(isinstance(d, str) for d in devices)):
             problems.error(f"{key}.install_devices", "expected a list of device paths")
+        loaders = section.get("bootloaders")
+        if loaders is not None and (not isinstance(loaders, list) or loaders != ["grub"]):
+            problems.error(f"{key}.bootloaders", f"refused: only [grub] is built, got {loaders!r}")
+        terminal = section.get("terminal")
+        if terminal is not None and not isinstance(terminal, str):
+            problems.error(f"{key}.terminal", f"expected a string like console or 'console serial', got {terminal!r}")
 
 
 def is_uefi(ctx: HookContext) -> bool:
     return os.path.isdir(os.path.join(ctx.host_root, "sys/firmware/efi"))
 
 
+def carryover_params(cmdline: str) -> List[str]:
+    """What the installed system's kernel keeps of the installer's command line (curtin's rule).
+
+    ``console=`` words from before the separator, then every word after it
+    but ``BOOTIF=``, ``initrd=`` and ``BOOT_IMAGE=``; a console word that also
+    follows the separator is kept once, after it.
+    """
+    for separator in (" --- ", " -- "):
+        if separator in cmdline:
+            sections = cmdline.split(separator)
+            lead, extra = sections[0], " ".join(sections[1:])
+            break
+    else:
+        lead, extra = cmdline, ""
+    carried = [word for word in extra.split() if not _DROPPED_AFTER_SEPARATOR.match(word)]
+    consoles = [word for word in lead.split() if word not in carried and word.startswith("console=")]
+    return consoles + carried
+
+
+def _read(path: str) -> Optional[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def write_defaults(ctx: HookContext, boot: Mapping[str, Any]) -> List[str]:
+    """``/etc/default/grub`` and ``50-curtin-settings.cfg``, as curtin leaves them."""
+    done = []
+    cloudimg = ctx.path(CLOUDIMG_SETTINGS)
+    if os.path.exists(cloudimg):
+        os.replace(cloudimg, cloudimg + ".disabled")
+        done.append("/" + CLOUDIMG_SETTINGS + ".disabled")
+    if _as_boolean(boot.get("replace_linux_default", True)):
+        params = carryover_params(_read(os.path.join(ctx.host_root, "proc/cmdline")) or "")
+        extra = str(boot.get("kernel_cmdline") or "").split()
+        line = f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(extra + params)}"'
+        current = _read(ctx.path(GRUB_DEFAULTS)) or ""
+        found = re.search(r"GRUB_CMDLINE_LINUX_DEFAULT=.*", current)
+        updated = (current[:found.start()] + line + current[found.end():]) if found else current + line + "\n"
+        if updated != current:
+            ctx.write(GRUB_DEFAULTS, updated, mode=0o644)
+        done.append("/" + GRUB_DEFAULTS)
+    block = ""
+    if not _as_boolean(boot.get("probe_additional_os", False)):
+        block += ("# Curtin disable grub os prober that might find other OS installs.\n"
+                  'GRUB_DISABLE_OS_PROBER="true"\n')
+    terminal = str(boot.get("terminal", "console"))
+    if terminal.lower() != "unmodified":
+        block += f'# Curtin configured GRUB_TERMINAL value\nGRUB_TERMINAL="{terminal}"'
+    if block:
+        current = _read(ctx.path(GRUB_SETTINGS)) or ""
+        if not current.endswith(block):  # curtin appends; a rerun must not append twice
+            ctx.write(GRUB_SETTINGS, current + block, mode=0o644)
+        done.append("/" + GRUB_SETTINGS)
+    return done
+
+
 def grub_devices(ctx: HookContext) -> List[str]:
-    explicit = settings(ctx.cfg).get("install_devices")
-    if explicit is not None:
-        return [str(d) for d in explicit]
+    """BIOS: the disks the storage layout marks ``grub_device``."""
     storage_state = ctx.state.get("storage_config")
     if not storage_state or not os.path.exists(storage_state):
         return []
@@ -69,14 +163,31 @@ def grub_devices(ctx: HookContext) -> List[str]:
     return found
 
 
-def extra_cmdline(cmdline_path: str) -> str:
-    """MAAS's options for the installed system: what follows `---`."""
+def esp_devices(ctx: HookContext) -> List[str]:
+    """UEFI: the partition mounted at the target's /boot/efi."""
+    done = runner.run(["findmnt", "-n", "-o", "SOURCE", "--mountpoint", ctx.path("boot/efi")])
+    return [line for line in done.stdout.split() if line.startswith("/dev/")] if done.returncode == 0 else []
+
+
+def by_id(device: str, directory: str = "/dev/disk/by-id") -> str:
+    """A /dev/disk/by-id name of `device` where one exists (stable across boots), else the device."""
     try:
-        with open(cmdline_path, encoding="utf-8") as handle:
-            words = handle.read().split()
+        names = sorted(os.listdir(directory))
     except OSError:
-        return ""
-    return " ".join(words[words.index("---") + 1:]) if "---" in words else ""
+        return device
+    real = os.path.realpath(device)
+    for name in names:
+        if os.path.realpath(os.path.join(directory, name)) == real:
+            return os.path.join(directory, name)
+    return device
+
+
+def _installed(ctx: HookContext, package: str) -> bool:
+    status = _read(ctx.path("var/lib/dpkg/status")) or ""
+    for stanza in status.split("\n\n"):
+        if re.search(rf"^Package: {re.escape(package)}$", stanza, re.MULTILINE):
+            return bool(re.search(r"^Status: install ok installed$", stanza, re.MULTILINE))
+    return False
 
 
 @contextlib.contextmanager
@@ -109,34 +220,48 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     if not ctx.has("usr/sbin/grub-install"):
         ctx.log.warning("curthooks: the image has no grub-install; not installing a bootloader")
         return []
-    options = settings(ctx.cfg)
-    cmdline = extra_cmdline(os.path.join(ctx.host_root, "proc/cmdline"))
-    extra = options.get("kernel_cmdline") or ""
-    lines = ["# written by cloudinit-maaslike\n", "GRUB_DISABLE_OS_PROBER=true\n"]
-    if cmdline or extra:
-        lines.append(f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(x for x in (extra, cmdline) if x)}"\n')
-    if options.get("terminal"):
-        lines.append(f'GRUB_TERMINAL="{options["terminal"]}"\n')
-    ctx.write(GRUB_SETTINGS, "".join(lines), mode=0o644)
-    done: List[str] = []
-    if is_uefi(ctx):
-        argv = ["grub-install", "--target=x86_64-efi", "--efi-directory=/boot/efi",
-                "--bootloader-id=debian", "--recheck"]
-        if options.get("update_nvram") is False:
-            argv.append("--no-nvram")
+    boot = settings(ctx.cfg)
+    done = write_defaults(ctx, boot)
+    uefi = is_uefi(ctx)
+    explicit = boot.get("install_devices", _UNSET)
+    if explicit is None or explicit == []:
+        ctx.log.info("curthooks: grub installation disabled by config (install_devices: %r)", explicit)
+        return done
+    if explicit is not _UNSET:
+        devices = [explicit] if isinstance(explicit, str) else [str(d) for d in explicit]
+    else:
+        devices = esp_devices(ctx) if uefi else grub_devices(ctx)
+    if not devices and not uefi:
+        raise StepFailed("bootloader: no grub device (mark a disk grub_device: true or set "
+                         "boot.install_devices)")
+    if devices and ctx.has("usr/bin/debconf-set-selections"):
+        question = "grub-efi/install_devices" if uefi else "grub-pc/install_devices"
+        selection = f"grub-pc {question} multiselect {', '.join(by_id(d) for d in devices)}\n"
+        ctx.run(["debconf-set-selections"], "bootloader debconf", stdin=selection)
+        done.append(f"debconf {question}")
+    machine = os.uname().machine
+    efi_target, efi_package = _EFI_TARGETS.get(machine, ("x86_64-efi", "grub-efi-amd64"))
+    package = efi_package if uefi else "grub-pc"
+    if _installed(ctx, package):
+        ctx.run(["dpkg-reconfigure", package], f"bootloader ({package})")
+        done.append(f"dpkg-reconfigure {package}")
+    else:
+        ctx.log.info("curthooks: %s is not installed in the target; not reconfiguring it", package)
+    ctx.run(["update-grub"], "bootloader config")
+    done.append("grub.cfg")
+    if uefi:
+        if ctx.has("usr/lib/grub/grub-multi-install"):
+            argv = ["/usr/lib/grub/grub-multi-install"]
+        else:
+            bootid = ctx.os_release().get("ID") or "debian"
+            argv = ["grub-install", f"--target={efi_target}", "--efi-directory=/boot/efi",
+                    f"--bootloader-id={bootid}", "--recheck"]
+            if not _as_boolean(boot.get("update_nvram", True)):
+                argv.append("--no-nvram")
         ctx.run(argv, "bootloader (UEFI)")
         done.append("grub-efi on /boot/efi")
     else:
-        devices = grub_devices(ctx)
-        if not devices and settings(ctx.cfg).get("install_devices") == []:
-            ctx.log.info("curthooks: install_devices is empty; not installing a bootloader")
-            return []
-        if not devices:
-            raise StepFailed("bootloader: no grub device (mark a disk grub_device: true or set "
-                             "boot.install_devices)")
         for device in devices:
-            ctx.run(["grub-install", "--target=i386-pc", "--recheck", device], f"bootloader on {device}")
+            ctx.run(["grub-install", device], f"bootloader on {device}")
             done.append(f"grub-pc on {device}")
-    ctx.run(["update-grub"], "bootloader config")
-    done.append("grub.cfg")
     return done

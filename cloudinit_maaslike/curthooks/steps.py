@@ -36,8 +36,10 @@ def _network(ctx: HookContext) -> List[str]:
 
 STEPS = (
     Step("configuring-apt", "configuring apt in the target", apt.configure_apt),
+    Step("disabling-overlayroot", "disabling the image's overlayroot", system.disable_overlayroot),
     Step("writing-files", "writing write_files", lambda c: writefiles.write_files(c, c.cfg.get("write_files"))),
     Step("configuring-raid", "copying the RAID configuration", system.copy_mdadm_conf),
+    Step("writing-kernel-img-conf", "writing /etc/kernel-img.conf", system.write_kernel_img_conf),
     Step("installing-kernel", "installing a kernel if the image has none", system.install_kernel),
     Step("setting-up-swap", "setting up swap", lambda c: swap.setup_swap(c, c.state.get("fstab"))),
     Step("writing-cloudconfig", "writing cloud-init config for the installed system",

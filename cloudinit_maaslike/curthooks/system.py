@@ -1,4 +1,4 @@
-"""Small system steps: kernel, fstab, hostname, initramfs."""
+"""Small system steps: overlayroot, kernel-img.conf, kernel, fstab, hostname, initramfs."""
 
 from __future__ import annotations
 
@@ -16,9 +16,44 @@ def kernel_package(cfg: Mapping[str, Any], os_id: str) -> Optional[str]:
     kernel = cfg.get("kernel") or {}
     if kernel.get("package"):
         return str(kernel["package"])
-    if kernel.get("fallback-package"):
-        return str(kernel["fallback-package"])
     return {"debian": "linux-image-amd64", "ubuntu": "linux-generic"}.get(os_id)
+
+
+def disable_overlayroot(ctx: HookContext) -> List[str]:
+    """An image's overlayroot config is for the ephemeral system: the installed one gets none."""
+    local = "etc/overlayroot.local.conf"
+    if not ctx.cfg.get("disable_overlayroot", True) or not os.path.exists(ctx.path(local)):
+        return []
+    os.replace(ctx.path(local), ctx.path(local) + ".old")
+    return [f"/{local} -> /{local}.old"]
+
+
+def write_kernel_img_conf(ctx: HookContext) -> List[str]:
+    """curtin's /etc/kernel-img.conf, on releases numbered before 19.10 (so every Debian).
+
+    curtin reads the number from ``lsb_release``; os-release's VERSION_ID is
+    the same number and needs no program in the target.  The architecture is
+    the installer's, as in curtin.
+    """
+    version = ctx.os_release().get("VERSION_ID", "")
+    try:
+        release = tuple(int(part) for part in version.split("."))
+    except ValueError:
+        ctx.log.info("curthooks: no numeric VERSION_ID in the target's os-release; no /etc/kernel-img.conf")
+        return []
+    if release >= (19, 10):
+        return []
+    machine = os.uname().machine
+    lines = [
+        "# Kernel image management overrides",
+        "# See kernel-img.conf(5) for details",
+        "do_symlinks = yes",
+        "do_bootloader = " + ("yes" if machine == "s390x" else "no"),
+        "do_initrd = yes",
+        "link_in_boot = " + ("no" if machine in ("x86_64", "i386", "i586", "i686") else "yes"),
+    ]
+    ctx.write("etc/kernel-img.conf", "\n".join(lines) + "\n", mode=0o644)
+    return ["/etc/kernel-img.conf"]
 
 
 def validate_kernel(raw: Any, path: str, problems: Problems) -> None:

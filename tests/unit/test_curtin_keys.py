@@ -95,3 +95,8 @@ def test_unknown_nested_keys_are_warned_about_with_their_full_path(caplog):
                                              "curthooks": {"mystery": 1}}]))
     for path in ("kernel.flavour", "boot.timeout", "curthooks.mystery"):
         assert f"{path}: unknown key, ignored" in caplog.text
+
+
+def test_grub_and_boot_together_are_refused_as_curtin_refuses_them():
+    with pytest.raises(ConfigInvalid, match="grub: both grub and boot are given"):
+        parse_install_config(merge_configs([{"boot": {"terminal": "console"}, "grub": {"install_devices": []}}]))
