@@ -19,11 +19,12 @@ from typing import List, Tuple
 def add_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", metavar="FILE", action="append", required=True,
                         help="a curtin config (YAML); repeat for more, merged in order")
-    parser.add_argument("--add", metavar="SRC:DEST", action="append", default=[],
-                        help="also carry file or directory SRC as archive member DEST")
+    parser.add_argument("--add", "-a", metavar="ARCHIVE_PATH:FILE_PATH", action="append", default=[],
+                        help="also carry file or directory FILE_PATH as archive member ARCHIVE_PATH (curtin's order)")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="sets",
                         help="a curtin --set for the packed command (KEY may be a/b/c; json:KEY=VALUE for JSON)")
-    parser.add_argument("--output", "-o", metavar="OUT", required=True, help="where to write the payload")
+    parser.add_argument("--output", "-o", metavar="OUT", default="-",
+                        help="where to write the payload (default -: standard output, as curtin pack)")
     parser.add_argument("--no-package", action="store_true",
                         help="do not carry cloudinit-maaslike and bin/curtin (the node must have them)")
     parser.add_argument("sources", metavar="SOURCE", nargs="*",
@@ -40,6 +41,11 @@ def run(args: argparse.Namespace) -> int:
     loaded = [parse_config_text(text, path) for path, text in zip(args.config, texts)]
     merge_configs(loaded, args.sets, args.sources)  # a bad --set fails here, before writing
     data = pack(texts, args.sources, _extra_files(args.add), args.sets, include_package=not args.no_package)
+    if args.output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return 0
     write_private(args.output, data)
     json.dump({"output": args.output, "bytes": len(data), "configs": list(args.config),
                "sources": list(args.sources)}, sys.stdout, indent=2)
@@ -62,11 +68,22 @@ def _read_config(path: str) -> str:
 
 
 def _extra_files(specs: List[str]) -> List[Tuple[str, str]]:
-    """``SRC:DEST`` (split at the last colon); DEST defaults to SRC's base name."""
+    """(file on this machine, archive member) from curtin's ``ARCHIVE_PATH:FILE_PATH``.
+
+    Split at the first colon, as curtin does.  Earlier releases took
+    ``FILE_PATH:ARCHIVE_PATH``; that order is still understood, with a
+    warning, when only its first half names an existing file.
+    """
+    from ..errors import ConfigError
+
     pairs = []
     for spec in specs:
-        source, sep, dest = spec.rpartition(":")
-        if not sep or not source:
-            source, dest = spec, os.path.basename(spec.rstrip("/"))
-        pairs.append((source, dest))
+        member, sep, source = spec.partition(":")
+        if not sep or not member or not source:
+            raise ConfigError("--add", f"{spec!r} is not ARCHIVE_PATH:FILE_PATH (e.g. curtin/curtin-hooks:./hook)")
+        if not os.path.exists(source) and os.path.exists(member):
+            print(f"maaslike pack: warning: --add {spec}: FILE_PATH:ARCHIVE_PATH is the old order; "
+                  f"curtin's is {source}:{member}", file=sys.stderr)
+            member, source = source, member
+        pairs.append((source, member))
     return pairs

@@ -144,7 +144,7 @@ def test_pack(tmp_path, capsys):
     hook = write(tmp_path / "hook", b"#!/bin/sh\n")
     out = tmp_path / "sub" / "payload.sh"
     code, stdout, err = run(capsys, "pack", "--config", one, "-c", two,
-                            "--add", f"{hook}:curtin/curtin-hooks", "--set", "install/log_file=/tmp/x",
+                            "--add", f"curtin/curtin-hooks:{hook}", "--set", "install/log_file=/tmp/x",
                             "-o", str(out), "http://h/root.tgz")
     assert (code, err) == (0, "")
     assert json.loads(stdout)["output"] == str(out)
@@ -156,12 +156,25 @@ def test_pack(tmp_path, capsys):
     assert "bin/curtin" in payload.members
 
 
-def test_pack_without_package_and_add_without_dest(tmp_path, capsys):
+def test_pack_without_package_adds_in_curtins_order_and_still_reads_the_old_one(tmp_path, capsys):
     cfg = write(tmp_path / "c.cfg", b"a: 1\n")
     extra = write(tmp_path / "notes.txt", b"n")
-    code, _, _ = run(capsys, "pack", "-c", cfg, "--add", extra, "--no-package", "-o", str(tmp_path / "p"))
-    assert code == 0
-    assert decode((tmp_path / "p").read_bytes()).members == {"notes.txt": b"n"}
+    code, _, err = run(capsys, "pack", "-c", cfg, "-a", f"docs/notes:{extra}", "--no-package",
+                       "-o", str(tmp_path / "p"))
+    assert (code, err) == (0, "")
+    assert decode((tmp_path / "p").read_bytes()).members == {"docs/notes": b"n"}
+    code, _, err = run(capsys, "pack", "-c", cfg, "--add", f"{extra}:old/notes", "--no-package", "-o",
+                       str(tmp_path / "q"))
+    assert code == 0 and "FILE_PATH:ARCHIVE_PATH is the old order" in err
+    assert decode((tmp_path / "q").read_bytes()).members == {"old/notes": b"n"}
+
+
+def test_pack_writes_the_payload_to_standard_output_by_default(tmp_path, capsysbinary):
+    cfg = write(tmp_path / "c.cfg", b"a: 1\n")
+    assert main(["pack", "-c", cfg, "--no-package", "http://h/root.tgz"]) == 0
+    out = capsysbinary.readouterr().out
+    assert out.startswith(b"#!/bin/bash\n")
+    assert decode(out).sources == ("http://h/root.tgz",)
 
 
 @pytest.mark.parametrize("files,extra,problem", [
@@ -171,7 +184,8 @@ def test_pack_without_package_and_add_without_dest(tmp_path, capsys):
     ({}, [], "cannot read"),
     ({"c.cfg": b"a: 1\n"}, ["--set", "k=json:{"], "invalid JSON"),
     ({"c.cfg": b"a: 1\n"}, ["--set", "novalue"], "expected KEY/PATH=VALUE"),
-    ({"c.cfg": b"a: 1\n"}, ["--add", "/nonexistent/file:x"], "cannot pack /nonexistent/file"),
+    ({"c.cfg": b"a: 1\n"}, ["--add", "x:/nonexistent/file"], "cannot pack /nonexistent/file"),
+    ({"c.cfg": b"a: 1\n"}, ["--add", "nocolon"], "is not ARCHIVE_PATH:FILE_PATH"),
     ({"c.cfg": b"a: 1\n"}, ["-", ], "would read as an option"),
 ])
 def test_pack_refuses_bad_input_and_writes_nothing(tmp_path, capsys, files, extra, problem):
