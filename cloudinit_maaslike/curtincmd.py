@@ -14,20 +14,40 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from . import __version__
 from .errors import MaaslikeError
 
-GLOBAL_FLAGS = {"--install-deps", "-v", "-vv", "-vvv", "--verbose", "--showtrace"}
+GLOBAL_FLAGS = {"--install-deps", "--verbose", "--showtrace"}
+# curtin's main parser also takes -c/--config and --set before the subcommand;
+# they merge before the subcommand's own, in command-line order.
+GLOBAL_CONFIG = {"-c": "--config", "--config": "--config", "--set": "--set"}
 
 
-def _split_globals(argv: List[str]) -> List[str]:
-    rest = list(argv)
-    while rest and (rest[0] in GLOBAL_FLAGS or rest[0].startswith("-v")):
-        rest.pop(0)
-    return rest
+def _split_globals(argv: List[str]) -> Tuple[List[str], List[str]]:
+    """(config options given before the subcommand, the subcommand and its arguments)."""
+    rest, config = list(argv), []
+    while rest and rest[0].startswith("-") and rest[0] not in ("-h", "--help", "--version"):
+        word = rest.pop(0)
+        name, sep, value = word.partition("=")
+        if word in GLOBAL_FLAGS or re.fullmatch(r"-v+", word):
+            continue
+        if name == "--log-file":
+            if not sep and rest:
+                rest.pop(0)
+            continue
+        if name in GLOBAL_CONFIG:
+            if not sep:
+                if not rest:
+                    raise MaaslikeError(f"curtin: {word} needs a value")
+                value = rest.pop(0)
+            config += [GLOBAL_CONFIG[name], value]
+            continue
+        raise MaaslikeError(f"curtin: unknown option {word!r} before the subcommand")
+    return config, rest
 
 
 def _install(args: List[str]) -> int:
@@ -79,7 +99,11 @@ def _builtin(name: str, args: List[str]) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _split_globals(sys.argv[1:] if argv is None else argv)
+    try:
+        config, args = _split_globals(sys.argv[1:] if argv is None else argv)
+    except MaaslikeError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     if not args or args[0] in ("-h", "--help"):
         print("usage: curtin [--install-deps] {install,in-target,hook,...} …  "
               f"(cloudinit-maaslike {__version__})")
@@ -90,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     command, rest = args[0], args[1:]
     try:
         if command == "install":
-            return _install(rest)
+            return _install(config + rest)
         if command == "in-target":
             return _in_target(rest)
         from .install.builtins import BUILTINS
