@@ -98,7 +98,7 @@ def save_into_target(config: InstallConfig, work: WorkDir, log_file: Optional[st
                             _saved_config(config, redact), mode=0o400)
     if settings.save_install_log and log_file and os.path.exists(log_file):
         targetfs.write_file(work.target, settings.save_install_log,
-                            _read(log_file, 256 << 20) or b"", mode=0o600)
+                            _read(log_file, 256 << 20) or b"", mode=0o400)  # curtin's mode
 
 
 FAILED_CONFIG = "failed-install-cfg.yaml"

@@ -333,8 +333,9 @@ def test_saves_redacted_config_and_log_into_an_installed_target(tmp_path, maasli
     assert stat.S_IMODE(os.stat(saved).st_mode) == 0o400
     text = saved.read_text()
     assert SECRET not in text and "token_key: tk" in text
-    assert "finish: cmd-install/stage-late" in (target / "root" / "curtin-install.log").read_text() \
-        or "stage late" in (target / "root" / "curtin-install.log").read_text()
+    saved_log = target / "root" / "curtin-install.log"
+    assert "finish: cmd-install/stage-late" in saved_log.read_text() or "stage late" in saved_log.read_text()
+    assert stat.S_IMODE(os.stat(saved_log).st_mode) == 0o400  # as curtin leaves it
 
 
 @pytest.mark.root
