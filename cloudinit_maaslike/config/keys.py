@@ -17,9 +17,16 @@ EXTENDED = "extended"
 REFUSED = "refused"
 
 
+FALSE_VALUES: Tuple[Any, ...] = (False, None, 0, "0", "False", "false", "None", "none", "")
+
+
+def as_boolean(value: Any) -> bool:
+    """curtin's `value_as_boolean`: only these values are false (so ``'no'`` is true)."""
+    return value not in FALSE_VALUES
+
+
 def _falsy(value: Any) -> bool:
-    """curtin's `value_as_boolean` false values."""
-    return value in (False, None, 0, "0", "False", "false", "None", "none", "")
+    return not as_boolean(value)
 
 
 def _empty(value: Any) -> bool:

@@ -30,6 +30,7 @@ from .model import (
 from .problems import Problems
 
 Validator = Callable[[Any, str, Problems], None]
+WHOLE = "*"  # a validator under this key gets the whole config (sections that read several keys)
 
 KNOWN_TOP = keys.top_level_names()
 KNOWN_INSTALL = keys.section_names("install")
@@ -298,7 +299,9 @@ def parse_install_config(
     showtrace = raw.get("showtrace", False)
     expect(problems, showtrace, (bool,), "showtrace")
     for key, validate in (validators or {}).items():
-        if key in raw:
+        if key == WHOLE:
+            validate(raw, "", problems)
+        elif key in raw:
             validate(raw[key], key, problems)
     problems.raise_if_any(where)
     return InstallConfig(

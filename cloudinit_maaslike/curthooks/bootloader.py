@@ -30,10 +30,12 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional
 import yaml
 
 from .. import runner
+from ..config.keys import as_boolean
 from ..config.problems import Problems
 from ..storage import sysfs
 from ..storage.model import Disk
 from ..storage.plan import resolve_disk
+from . import dpkgstatus
 from .context import HookContext, StepFailed
 
 GRUB_DEFAULTS = "etc/default/grub"
@@ -43,11 +45,6 @@ _UNSET = object()
 _DROPPED_AFTER_SEPARATOR = re.compile(r"(BOOTIF=.*|initrd=.*|BOOT_IMAGE=.*)")
 _EFI_TARGETS = {"x86_64": ("x86_64-efi", "grub-efi-amd64"), "aarch64": ("arm64-efi", "grub-efi-arm64"),
                 "i686": ("i386-efi", "grub-efi-ia32"), "riscv64": ("riscv64-efi", "grub-efi-riscv64")}
-
-
-def _as_boolean(value: Any) -> bool:
-    """curtin's value_as_boolean: only these mean false (so 'no' is true)."""
-    return value not in (False, None, 0, "0", "False", "false", "None", "none", "")
 
 
 def settings(cfg: Mapping[str, Any]) -> Dict[str, Any]:
@@ -119,7 +116,7 @@ def write_defaults(ctx: HookContext, boot: Mapping[str, Any]) -> List[str]:
     if os.path.exists(cloudimg):
         os.replace(cloudimg, cloudimg + ".disabled")
         done.append("/" + CLOUDIMG_SETTINGS + ".disabled")
-    if _as_boolean(boot.get("replace_linux_default", True)):
+    if as_boolean(boot.get("replace_linux_default", True)):
         params = carryover_params(_read(os.path.join(ctx.host_root, "proc/cmdline")) or "")
         extra = str(boot.get("kernel_cmdline") or "").split()
         line = f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(extra + params)}"'
@@ -130,7 +127,7 @@ def write_defaults(ctx: HookContext, boot: Mapping[str, Any]) -> List[str]:
             ctx.write(GRUB_DEFAULTS, updated, mode=0o644)
         done.append("/" + GRUB_DEFAULTS)
     block = ""
-    if not _as_boolean(boot.get("probe_additional_os", False)):
+    if not as_boolean(boot.get("probe_additional_os", False)):
         block += ("# Curtin disable grub os prober that might find other OS installs.\n"
                   'GRUB_DISABLE_OS_PROBER="true"\n')
     terminal = str(boot.get("terminal", "console"))
@@ -180,14 +177,6 @@ def by_id(device: str, directory: str = "/dev/disk/by-id") -> str:
         if os.path.realpath(os.path.join(directory, name)) == real:
             return os.path.join(directory, name)
     return device
-
-
-def _installed(ctx: HookContext, package: str) -> bool:
-    status = _read(ctx.path("var/lib/dpkg/status")) or ""
-    for stanza in status.split("\n\n"):
-        if re.search(rf"^Package: {re.escape(package)}$", stanza, re.MULTILINE):
-            return bool(re.search(r"^Status: install ok installed$", stanza, re.MULTILINE))
-    return False
 
 
 @contextlib.contextmanager
@@ -242,7 +231,7 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     machine = os.uname().machine
     efi_target, efi_package = _EFI_TARGETS.get(machine, ("x86_64-efi", "grub-efi-amd64"))
     package = efi_package if uefi else "grub-pc"
-    if _installed(ctx, package):
+    if package in dpkgstatus.installed(ctx.target):
         ctx.run(["dpkg-reconfigure", package], f"bootloader ({package})")
         done.append(f"dpkg-reconfigure {package}")
     else:
@@ -256,7 +245,7 @@ def install_bootloader(ctx: HookContext) -> List[str]:
             bootid = ctx.os_release().get("ID") or "debian"
             argv = ["grub-install", f"--target={efi_target}", "--efi-directory=/boot/efi",
                     f"--bootloader-id={bootid}", "--recheck"]
-            if not _as_boolean(boot.get("update_nvram", True)):
+            if not as_boolean(boot.get("update_nvram", True)):
                 argv.append("--no-nvram")
         ctx.run(argv, "bootloader (UEFI)")
         done.append("grub-efi on /boot/efi")

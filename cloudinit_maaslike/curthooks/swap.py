@@ -23,6 +23,7 @@ from typing import Any, List, Mapping, Optional
 from .. import runner, targetfs
 from ..config.problems import Problems
 from ..storage.units import BadSize, GiB, MiB, parse_size
+from . import dpkgstatus
 from .context import HookContext, StepFailed
 
 # (memory at most, suggested size for that memory), curtin's table
@@ -116,17 +117,9 @@ def _fstype(path: str) -> Optional[str]:
 
 
 def _kernel_major(ctx: HookContext) -> Optional[int]:
-    """The major version of the target's linux-image-generic, from its dpkg status."""
-    try:
-        with open(ctx.path("var/lib/dpkg/status"), encoding="utf-8", errors="replace") as handle:
-            stanzas = handle.read().split("\n\n")
-    except OSError:
-        return None
-    for stanza in stanzas:
-        if re.search(r"^Package: linux-image-generic$", stanza, re.MULTILINE):
-            version = re.search(r"^Version: (?:\d+:)?(\d+)", stanza, re.MULTILINE)
-            return int(version.group(1)) if version else None
-    return None
+    """The major version of the target's linux-image-generic (what curtin asks dpkg)."""
+    version = re.match(r"(?:\d+:)?(\d+)", dpkgstatus.installed(ctx.target).get("linux-image-generic", ""))
+    return int(version.group(1)) if version else None
 
 
 def _why_not(ctx: HookContext, fstype: Optional[str]) -> Optional[str]:

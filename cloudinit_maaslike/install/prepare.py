@@ -10,7 +10,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 
 from ..config.merge import merge_configs
 from ..config.model import InstallConfig
-from ..config.parse import Validator, parse_install_config
+from ..config.parse import WHOLE, Validator, parse_install_config
 from ..curthooks import apt, bootloader, cloudconfig, swap, system, writefiles
 from ..curthooks.steps import validate_curthooks
 from ..net.schema import validate_network
@@ -30,8 +30,8 @@ SECTION_VALIDATORS: Dict[str, Validator] = {
     "kernel": system.validate_kernel,
     "hostname": system.validate_hostname,
     "initramfs": system.validate_initramfs,
-    "apt": lambda raw, path, problems: apt.validate({"apt": raw}, problems),
-    "debconf_selections": lambda raw, path, problems: apt.validate({"debconf_selections": raw}, problems),
+    # apt reads its legacy top-level keys too (apt_proxy, apt_mirrors, debconf_selections)
+    WHOLE: lambda raw, path, problems: apt.validate(raw, problems),
     "grub": lambda raw, path, problems: bootloader.validate({"grub": raw}, problems),
     "boot": lambda raw, path, problems: bootloader.validate({"boot": raw}, problems),
     "curthooks": lambda raw, path, problems: validate_curthooks({"curthooks": raw}, problems),

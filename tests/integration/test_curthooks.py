@@ -116,7 +116,10 @@ def test_builtin_steps_configure_the_system(target, tmp_path):
         "deb http://mirror.example/debian bookworm main\n"
     debconf = sh("chroot", str(target), "debconf-show", "cloud-init").stdout
     assert "datasources: MAAS" in debconf
-    assert results["installing-bootloader"] == [] and results["installing-kernel"] == []
+    # install_devices: [] writes curtin's grub defaults and installs grub nowhere
+    assert results["installing-bootloader"] == ["/etc/default/grub", "/etc/default/grub.d/50-curtin-settings.cfg"]
+    assert 'GRUB_DISABLE_OS_PROBER="true"' in (target / "etc/default/grub.d/50-curtin-settings.cfg").read_text()
+    assert results["installing-kernel"] == []
 
 
 def tree_digest(root) -> str:

@@ -67,7 +67,8 @@ def context(target, apt):
 
 def test_a_sources_list_template_takes_the_images_own_mirrors_when_none_is_configured(tmp_path):
     target = image(tmp_path)
-    configure_apt(context(target, {"sources_list": "deb $PRIMARY $RELEASE main\ndeb $SECURITY $RELEASE-security main"}))
+    configure_apt(context(target, {"preserve_sources_list": False,
+                                   "sources_list": "deb $PRIMARY $RELEASE main\ndeb $SECURITY $RELEASE-security main"}))
     assert (target / "etc/apt/sources.list").read_text() == (
         "deb http://mirror.example/debian bookworm main\n"
         "deb http://security.example/debian-security bookworm-security main\n")
@@ -75,7 +76,8 @@ def test_a_sources_list_template_takes_the_images_own_mirrors_when_none_is_confi
 
 def test_a_configured_primary_wins_over_the_image(tmp_path):
     target = image(tmp_path)
-    configure_apt(context(target, {"primary": [{"arches": ["default"], "uri": "http://local.example/debian"}],
+    configure_apt(context(target, {"preserve_sources_list": False,
+                                   "primary": [{"arches": ["default"], "uri": "http://local.example/debian"}],
                                    "sources_list": "deb $MIRROR $RELEASE main"}))
     assert (target / "etc/apt/sources.list").read_text() == "deb http://local.example/debian bookworm main\n"
 
@@ -83,5 +85,5 @@ def test_a_configured_primary_wins_over_the_image(tmp_path):
 def test_a_template_naming_a_mirror_nobody_gave_is_refused_before_writing(tmp_path):
     target = image(tmp_path, sources_file=False)
     with pytest.raises(StepFailed, match=r"apt: apt.sources_list uses \$PRIMARY, but neither apt.primary"):
-        configure_apt(context(target, {"sources_list": "deb $PRIMARY $RELEASE main"}))
+        configure_apt(context(target, {"preserve_sources_list": False, "sources_list": "deb $PRIMARY $RELEASE main"}))
     assert not (target / "etc/apt/sources.list").exists()

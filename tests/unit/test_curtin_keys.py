@@ -59,6 +59,25 @@ def test_the_table_lists_every_key_the_validator_knows_with_the_same_meaning():
     assert set(KNOWN_TOP) <= set(table)
 
 
+def test_the_apt_rows_are_the_keys_the_apt_step_reads():
+    from cloudinit_maaslike.curthooks import apt
+
+    rows = {p: s for p, s in documented().items() if p.startswith("apt.")}
+    expected = ({f"apt.{k}" for k in apt.KEYS} | {f"apt.primary[].{k}" for k in apt.MIRROR_KEYS}
+                | {f"apt.sources.*.{k}" for k in apt.SOURCE_KEYS}
+                | {f"apt.preferences[].{k}" for k in apt.PREFERENCE_KEYS})
+    assert set(rows) == expected
+    assert {p for p, s in rows.items() if s == keys.REFUSED} == {"apt.sources.*.keyid", "apt.sources.*.keyserver"}
+
+
+def test_a_keyid_without_a_key_is_refused_with_its_path():
+    with pytest.raises(ConfigInvalid, match=r"apt.sources.x.keyid: .*keyserver"):
+        from cloudinit_maaslike.install.prepare import checked_config
+
+        checked_config(merge_configs([{"apt": {"sources": {"x": {"source": "deb http://m.example/d bookworm main",
+                                                                  "keyid": "0123456789ABCDEF"}}}}]))
+
+
 def test_every_refused_key_has_a_test_value():
     refused = {p for p, s in registered().items() if s == keys.REFUSED}
     assert refused == set(ON_OFF)
@@ -100,3 +119,10 @@ def test_unknown_nested_keys_are_warned_about_with_their_full_path(caplog):
 def test_grub_and_boot_together_are_refused_as_curtin_refuses_them():
     with pytest.raises(ConfigInvalid, match="grub: both grub and boot are given"):
         parse_install_config(merge_configs([{"boot": {"terminal": "console"}, "grub": {"install_devices": []}}]))
+
+
+def test_apt_legacy_conflicts_are_found_before_any_stage_runs():
+    from cloudinit_maaslike.install.prepare import checked_config
+
+    with pytest.raises(ConfigInvalid, match="apt_proxy"):
+        checked_config(merge_configs([{"apt_proxy": "http://a.example:3128", "apt": {"proxy": "http://b.example:3128"}}]))
