@@ -42,10 +42,6 @@ def _kexec_off(value: Any) -> bool:
     return not (isinstance(value, Mapping) and value.get("mode") == "on")
 
 
-def _upgrade_off(value: Any) -> bool:
-    return not (isinstance(value, Mapping) and not _falsy(value.get("enabled", False)))
-
-
 def _pollinate_off(value: Any) -> bool:
     return _falsy(value) or (isinstance(value, Mapping) and value.get("user_agent") is False)
 
@@ -96,6 +92,7 @@ TOP: Tuple[Key, ...] = (
     Key("grub_install_devices", SAME, "legacy spelling of boot.install_devices"),
     Key("curthooks", EXTENDED, "mode: builtin also skips the image's hook; see curthooks.mode"),
     Key("disable_overlayroot", SAME),
+    Key("system_upgrade", SAME, "enabled: true runs apt-get dist-upgrade and autoremove in the target"),
     Key("verbosity", SAME),
     Key("showtrace", SAME),
     Key("initramfs", EXTENDED, "not curtin's: initramfs.update auto|always|never"),
@@ -103,8 +100,6 @@ TOP: Tuple[Key, ...] = (
         "(no multipath device is configured)", _multipath_off),
     Key("kexec", REFUSED, "loading the installed kernel with kexec is not built; remove kexec or set mode: off",
         _kexec_off),
-    Key("system_upgrade", REFUSED, "upgrading the installed system is not built; set enabled: false",
-        _upgrade_off),
     Key("kernel-crash-dumps", REFUSED, "kdump-tools configuration is not built; set enabled: false or leave it "
         "unset", _crash_dumps_off),
     Key("restore_dist_interfaces", REFUSED, "an image whose ENI points into /run is not supported; set it false",
@@ -123,6 +118,7 @@ TOP: Tuple[Key, ...] = (
 
 # Nested keys of the sections this module checks (apt checks its own, see curthooks/apt.py).
 NESTED: Dict[str, Tuple[Key, ...]] = {
+    "system_upgrade": (Key("system_upgrade.enabled", SAME),),
     "install": (
         Key("install.log_file", SAME), Key("install.log_file_append", SAME), Key("install.error_tarfile", SAME),
         Key("install.post_files", SAME), Key("install.save_install_config", SAME),

@@ -462,14 +462,15 @@ def _add_sources(ctx: HookContext, planned: Plan) -> List[str]:
     return done
 
 
-def update_in_target(ctx: HookContext, sleeps: Sequence[int] = UPDATE_RETRY_SLEEPS) -> None:
+def update_in_target(ctx: HookContext, sleeps: Sequence[int] = UPDATE_RETRY_SLEEPS,
+                     what: str = "apt.sources") -> None:
     """``apt-get update`` in the target, retried after each sleep as curtin does."""
     for delay in sleeps:
         if ctx.in_target(list(UPDATE), None).returncode == 0:
             return
         ctx.log.warning("apt: apt-get update failed in the target; retrying in %ss", delay)
         time.sleep(delay)
-    ctx.run(list(UPDATE), "apt.sources")
+    ctx.run(list(UPDATE), what)
 
 
 # --- debconf ----------------------------------------------------------------------------------

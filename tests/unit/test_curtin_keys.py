@@ -19,7 +19,6 @@ LABEL = {"same as curtin": keys.SAME, "extended": keys.EXTENDED, "refused": keys
 ON_OFF = {
     "multipath": ({"mode": "enabled"}, {"mode": "disabled"}),
     "kexec": ({"mode": "on"}, {"mode": "off"}),
-    "system_upgrade": ({"enabled": True}, {"enabled": False}),
     "kernel-crash-dumps": ({"enabled": True}, {"enabled": False}),
     "restore_dist_interfaces": (True, False),
     "pollinate": ({"user_agent": {"site": "lab"}}, {"user_agent": False}),

@@ -1,0 +1,36 @@
+"""``system_upgrade``: bring the installed system's packages up to date, as curtin does.
+
+Off unless ``system_upgrade: {enabled: true}`` (any other shape is off, as in
+curtin).  The commands are curtin's: update, download the dist-upgrade, then
+apply it, clean the cache, update again and autoremove, all in the target
+with daemons kept from starting and no questions asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping
+
+from ..config.keys import as_boolean
+from . import apt
+from .context import HookContext
+
+APT_OPTIONS = ("--quiet", "--assume-yes", "--option=Dpkg::options::=--force-unsafe-io",
+               "--option=Dpkg::Options::=--force-confold")
+
+
+def wanted(cfg: Mapping[str, Any]) -> bool:
+    section = cfg.get("system_upgrade")
+    return isinstance(section, Mapping) and as_boolean(section.get("enabled", False))
+
+
+def system_upgrade(ctx: HookContext) -> List[str]:
+    if not wanted(ctx.cfg):
+        return []
+    get = ["eatmydata", "apt-get"] if ctx.has("usr/bin/eatmydata") else ["apt-get"]
+    apt.update_in_target(ctx, what="system_upgrade (update)")
+    ctx.run(["apt-get", *APT_OPTIONS, "dist-upgrade", "--download-only"], "system_upgrade (download)")
+    ctx.run(["apt-get", *APT_OPTIONS, "dist-upgrade"], "system_upgrade")
+    ctx.run(["apt-get", "clean"], "system_upgrade (clean)")
+    apt.update_in_target(ctx, what="system_upgrade (update)")
+    ctx.run([*get, *APT_OPTIONS, "autoremove"], "system_upgrade (autoremove)")
+    return ["apt-get dist-upgrade", "apt-get autoremove"]

@@ -1,0 +1,49 @@
+"""system_upgrade: curtin's commands in curtin's order, and only when enabled as curtin reads it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from cloudinit_maaslike.curthooks import upgrade
+from cloudinit_maaslike.curthooks.context import HookContext, StepFailed
+from cloudinit_maaslike.runner import Finished
+
+OPTIONS = ["--quiet", "--assume-yes", "--option=Dpkg::options::=--force-unsafe-io",
+           "--option=Dpkg::Options::=--force-confold"]
+UPDATE = ["apt-get", "--quiet", "--option=Acquire::Languages=none", "update"]
+
+
+def context(tmp_path, cfg, fail=()):
+    calls = []
+
+    def in_target(argv, stdin):
+        calls.append(list(argv))
+        return Finished(1 if argv[-1] in fail else 0, 0.0, ("E: failed",), "")
+
+    ctx = HookContext(cfg=cfg, target=str(tmp_path), state={}, log=logging.getLogger("test"), in_target=in_target)
+    return ctx, calls
+
+
+@pytest.mark.parametrize("cfg", [{}, {"system_upgrade": True}, {"system_upgrade": {}},
+                                 {"system_upgrade": {"enabled": "false"}}, {"system_upgrade": None}])
+def test_anything_but_an_enabled_mapping_is_off(tmp_path, cfg):
+    ctx, calls = context(tmp_path, cfg)
+    assert upgrade.system_upgrade(ctx) == [] and calls == []
+
+
+def test_an_enabled_upgrade_runs_curtins_commands_in_order(tmp_path):
+    (tmp_path / "usr/bin").mkdir(parents=True)
+    (tmp_path / "usr/bin/eatmydata").touch()
+    ctx, calls = context(tmp_path, {"system_upgrade": {"enabled": "yes"}})  # curtin: any other word is true
+    upgrade.system_upgrade(ctx)
+    assert calls == [UPDATE, ["apt-get", *OPTIONS, "dist-upgrade", "--download-only"],
+                     ["apt-get", *OPTIONS, "dist-upgrade"], ["apt-get", "clean"], UPDATE,
+                     ["eatmydata", "apt-get", *OPTIONS, "autoremove"]]
+
+
+def test_a_failed_upgrade_fails_the_step_naming_it(tmp_path):
+    ctx, _ = context(tmp_path, {"system_upgrade": {"enabled": True}}, fail=("dist-upgrade",))
+    with pytest.raises(StepFailed, match=r"system_upgrade: apt-get .* dist-upgrade failed \(exit 1\): E: failed"):
+        upgrade.system_upgrade(ctx)
