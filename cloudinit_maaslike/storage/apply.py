@@ -207,15 +207,26 @@ def fstab_line(mount: Mount, made: Optional[FilesystemMade], device: str) -> Lis
             f"{spec} {mount.path} {mount_type(mount.fstype or made.fstype)} {mount.options} {mount.freq} {passno}"]
 
 
-def swap_line(made: FilesystemMade) -> List[str]:
-    return [f"# swap was on {made.device} during curtin installation",
-            f"/dev/disk/by-uuid/{made.uuid} none swap sw 0 0"]
+def swap_line(mount: Mount, made: FilesystemMade) -> List[str]:
+    """A mount entry on a swap format: never mounted, one fstab line (curtin's ``fstab_line_for_data``).
+
+    A swap format with no mount entry gets no line at all, as under curtin.
+    """
+    path = mount.path or "none"
+    options = "sw" if mount.options in ("", "defaults") else mount.options
+    passno = mount.passno if mount.passno is not None else 0
+    line = f"/dev/disk/by-uuid/{made.uuid} {path} swap {options} {mount.freq} {passno}"
+    if path == "none":
+        return [line]
+    return [f"# {path} was on {made.device} during curtin installation", line]
 
 
 def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
-    mounts = sorted((m for m in plan.config.of(Mount) if isinstance(m, Mount) and m.path not in ("", "none")),
-                    key=lambda m: (m.path.rstrip("/").count("/"), m.path))
     formats = {f.id: f for f in plan.config.of(Format) if isinstance(f, Format)}
+    swaps = [m for m in plan.config.of(Mount) if isinstance(m, Mount) and m.device
+             and formats.get(m.device) is not None and formats[m.device].fstype == "swap"]
+    mounts = sorted((m for m in plan.config.of(Mount) if isinstance(m, Mount) and m.path not in ("", "none")
+                     and m not in swaps), key=lambda m: (m.path.rstrip("/").count("/"), m.path))
     for mount in mounts:
         where = targetfs.makedirs(target, mount.path)  # `..` and links stay inside the target
         if mount.device:
@@ -225,15 +236,13 @@ def _mount_all(plan: StoragePlan, target: str, applied: AppliedStorage) -> None:
             run(["mount", "-t", fstype, *options, made.device, where], f"mount {made.device} on {mount.path}")
             applied.mounted.append((where, made.device))
             applied.fstab += fstab_line(mount, made, made.device)
-            del formats[mount.device]
         else:
             run(["mount", "-t", str(mount.fstype), "-o", mount.options, str(mount.spec), where],
                 f"mount {mount.spec} on {mount.path}")
             applied.mounted.append((where, str(mount.spec)))
             applied.fstab += fstab_line(mount, None, str(mount.spec))
-    for fmt in formats.values():
-        if fmt.fstype == "swap":
-            applied.fstab += swap_line(applied.filesystems[fmt.id])
+    for mount in swaps:
+        applied.fstab += swap_line(mount, applied.filesystems[str(mount.device)])
 
 
 def check_still_there(disk: PlannedDisk) -> None:

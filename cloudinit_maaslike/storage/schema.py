@@ -274,9 +274,10 @@ def _check_refs(entries: List[Entry], problems: Problems) -> None:
                 claim(entry.volume, entry, "volume")
         elif isinstance(entry, Mount):
             target = ref(entry, "device", entry.device, "mount.device")
-            if isinstance(target, Format) and target.fstype == "swap":
-                problems.error(f"storage.config[{entry.index}] (id: {entry.id}).device",
-                               "swap is not mounted; it goes into fstab by itself")
+            swap = isinstance(target, Format) and target.fstype == "swap"
+            if not entry.path and not swap and entry.device:
+                problems.error(f"storage.config[{entry.index}] (id: {entry.id}).path",
+                               "required (only a swap format's mount may leave it out)")
             if target is not None and entry.device:
                 claim(entry.device, entry, "device")
             if entry.path == "/":

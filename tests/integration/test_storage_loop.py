@@ -182,6 +182,7 @@ def test_custom_msdos_with_logical_partitions_swap_and_mount_order(tmp_path, loo
         {"id": "var", "type": "mount", "device": "var_fs", "path": "/var"},
         {"id": "root", "type": "mount", "device": "root_fs", "path": "/"},
         {"id": "swap_fs", "type": "format", "volume": "p6", "fstype": "swap"},
+        {"id": "swap_mount", "type": "mount", "device": "swap_fs"},  # as MAAS sends it: no path
         {"id": "tmp", "type": "mount", "spec": "tmpfs", "fstype": "tmpfs", "path": "/tmp",
          "options": "size=10m"},
     ]}
@@ -198,7 +199,8 @@ def test_custom_msdos_with_logical_partitions_swap_and_mount_order(tmp_path, loo
     fstab = (tmp_path / "fstab").read_text()
     home_uuid = disk.blkid(disk.part(5))["UUID"]
     assert f"/dev/disk/by-uuid/{home_uuid} /home ext4 noatime 0 1" in fstab
-    assert f"/dev/disk/by-uuid/{disk.blkid(disk.part(6))['UUID']} none swap sw 0 0" in fstab
+    swap_line = f"/dev/disk/by-uuid/{disk.blkid(disk.part(6))['UUID']} none swap sw 0 0"
+    assert swap_line in fstab.splitlines() and "# none was on" not in fstab  # curtin: no comment for a swap
     assert "tmpfs /tmp tmpfs size=10m 0 0" in fstab
     assert disk.blkid(disk.part(7))["TYPE"] == "ext3"
 

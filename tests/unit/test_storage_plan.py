@@ -197,3 +197,36 @@ def test_a_disk_swapped_for_another_after_planning_is_refused_before_any_write(m
         apply.check_still_there(planned)
     monkeypatch.setattr(sysfs, "device", lambda path: device(serial="S1"))
     apply.check_still_there(planned)  # the same disk: fine
+
+
+ROOT_PART = {"id": "p1", "type": "partition", "device": "sda", "size": "1G"}
+ROOT_FMT = {"id": "f1", "type": "format", "volume": "p1", "fstype": "ext4"}
+ROOT_MOUNT = {"id": "m1", "type": "mount", "device": "f1", "path": "/"}
+SWAP_PART = {"id": "p2", "type": "partition", "device": "sda", "size": "512M"}
+SWAP_FMT = {"id": "f2", "type": "format", "volume": "p2", "fstype": "swap"}
+
+
+def test_a_swap_format_may_have_a_mount_entry_without_a_path_as_maas_sends_it():
+    parsed = parse_storage(cfg(DISK, ROOT_PART, ROOT_FMT, ROOT_MOUNT, SWAP_PART, SWAP_FMT,
+                               {"id": "m2", "type": "mount", "device": "f2"}))
+    assert [m.id for m in parsed.entries if m.id.startswith("m")] == ["m1", "m2"]
+
+
+def test_a_filesystem_mount_without_a_path_is_refused():
+    with pytest.raises(ConfigInvalid, match=r"\(id: m2\)\.path: required \(only a swap format's mount"):
+        parse_storage(cfg(DISK, ROOT_PART, ROOT_FMT, ROOT_MOUNT, SWAP_PART,
+                          {"id": "f2", "type": "format", "volume": "p2", "fstype": "ext4"},
+                          {"id": "m2", "type": "mount", "device": "f2"}))
+
+
+@pytest.mark.parametrize("path,options,expected", [
+    ("", "defaults", ["/dev/disk/by-uuid/U none swap sw 0 0"]),
+    ("none", "pri=5", ["/dev/disk/by-uuid/U none swap pri=5 0 0"]),
+    ("/swap", "", ["# /swap was on /dev/vda2 during curtin installation", "/dev/disk/by-uuid/U /swap swap sw 0 0"]),
+])
+def test_a_swap_mount_is_one_fstab_line_as_curtin_writes_it(path, options, expected):
+    from cloudinit_maaslike.storage.apply import FilesystemMade, swap_line
+    from cloudinit_maaslike.storage.model import Mount
+
+    assert swap_line(Mount("m", path=path, device="f", options=options), FilesystemMade("/dev/vda2", "swap", "U")) \
+        == expected
