@@ -264,6 +264,7 @@ def _plan_disk(disk: Disk, device: sysfs.BlockDevice, config: StorageConfig, mac
     if kept:
         table = machine.read_table(device)
         preserve.check_table(disk, device, table, problems)
+        ptable = preserve.effective_ptable(disk, table)
     layout = _layout(disk, device, ptable or "gpt", parts, problems, table) if parts else []
     if kept:
         preserve.check_new_partitions(device.path, layout, table, problems)

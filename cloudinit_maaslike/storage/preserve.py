@@ -1,6 +1,6 @@
 """What ``preserve: true`` promises, checked against the disks before the first write.
 
-A preserved disk keeps its table (of the configured type); a preserved
+A preserved disk keeps its table (of whatever kind it is, as under curtin); a preserved
 partition must be on it with the configured number, offset and size; a
 preserved format must hold a filesystem of the configured type; a preserved
 RAID or volume group must have members that say so.  Checked one by one as
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 # blkid -p of a device, from an offset, for a size -> TYPE, UUID, LABEL...
 Probe = Callable[[str, int, Optional[int]], Dict[str, str]]
 LABELS = {"dos": "msdos", "gpt": "gpt"}
+SUPPORTED_TABLES = ("gpt", "msdos")  # of curtin's (gpt, dos/msdos, vtoc), those this machine's tools write
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,29 @@ def _at(size: int) -> str:
 
 
 def check_table(disk: Disk, device: sysfs.BlockDevice, table: Optional[OnDiskTable], problems: Problems) -> None:
-    if disk.ptable and table is None:
+    """curtin's rule: a preserved disk with a ``ptable`` must carry a table of a kind it can read.
+
+    curtin does not compare that kind with the configured one; the disk's own
+    table is kept and partitions are added to it (see `effective_ptable`).
+    """
+    if not disk.ptable or disk.ptable == "unsupported":
+        return
+    if table is None:
         problems.error(f"{disk.where}.ptable",
-                       f"preserve: {device.path} has no partition table, the config says {disk.ptable}")
-    elif disk.ptable and table is not None and table.label != disk.ptable:
-        problems.error(f"{disk.where}.ptable",
-                       f"preserve: {device.path} has a {table.label} table, the config says {disk.ptable}")
+                       f"preserve: {device.path} has no partition table (the config says {disk.ptable})")
+    elif table.label not in SUPPORTED_TABLES:
+        problems.error(f"{disk.where}.ptable", f"preserve: {device.path} has a {table.label} table, "
+                                               f"which cannot be kept ({', '.join(SUPPORTED_TABLES)} can)")
+    elif table.label != disk.ptable:
+        problems.warn(f"{disk.where}.ptable", f"preserve: {device.path} has a {table.label} table, the config "
+                                              f"says {disk.ptable}; its {table.label} table is kept, as curtin keeps it")
+
+
+def effective_ptable(disk: Disk, table: Optional[OnDiskTable]) -> Optional[str]:
+    """The table kind partitions are laid out and written in: a kept table's own."""
+    if disk.preserve and table is not None and table.label in SUPPORTED_TABLES:
+        return table.label
+    return disk.ptable
 
 
 def place_preserved(part: Partition, number: int, planned: Tuple[int, int], table: Optional[OnDiskTable],

@@ -10,6 +10,7 @@ test makes is removed at the end, in reverse order.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
@@ -265,12 +266,17 @@ def test_a_preserved_partition_elsewhere_stops_before_any_disk_is_wiped(tmp_path
             "the config says 2M (2097152 bytes)") in line
 
 
-def test_a_preserved_table_of_another_type_stops_before_any_disk_is_wiped(tmp_path, kept_disks, maaslike_cmd):
+def test_a_preserved_table_of_another_kind_is_kept_as_curtin_keeps_it(tmp_path, kept_disks, maaslike_cmd):
     keep, other = kept_disks
-    storage = kept_layout(keep, other, fstype="ext3")
+    uuid = sh("blkid", "-p", "-o", "value", "-s", "UUID", f"{keep}p1").stdout.strip()
+    storage = kept_layout(keep, other, fstype="ext3", offset="1M")
     storage["config"][4]["ptable"] = "msdos"
-    line = refused(maaslike_cmd, tmp_path, storage, keep, other)
-    assert f"storage.config[4] (id: k).ptable: preserve: {keep} has a gpt table, the config says msdos" in line
+    done = install(maaslike_cmd, tmp_path, storage)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"storage.config[4] (id: k).ptable: preserve: {keep} has a gpt table, the config says msdos" in done.stderr
+    table = json.loads(sh("sfdisk", "--json", keep).stdout)["partitiontable"]
+    assert table["label"] == "gpt" and len(table["partitions"]) == 2  # kept, and the new partition added to it
+    assert sh("blkid", "-p", "-o", "value", "-s", "UUID", f"{keep}p1").stdout.strip() == uuid
 
 
 def test_a_matching_preserved_layout_installs(tmp_path, kept_disks, maaslike_cmd):
