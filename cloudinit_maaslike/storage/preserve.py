@@ -77,8 +77,9 @@ def check_table(disk: Disk, device: sysfs.BlockDevice, table: Optional[OnDiskTab
         problems.error(f"{disk.where}.ptable", f"preserve: {device.path} has a {table.label} table, "
                                                f"which cannot be kept ({', '.join(SUPPORTED_TABLES)} can)")
     elif table.label != disk.ptable:
-        problems.warn(f"{disk.where}.ptable", f"preserve: {device.path} has a {table.label} table, the config "
-                                              f"says {disk.ptable}; its {table.label} table is kept, as curtin keeps it")
+        problems.warn(f"{disk.where}.ptable",
+                      f"preserve: {device.path} has a {table.label} table, the config says {disk.ptable}; "
+                      f"its {table.label} table is kept, as curtin keeps it")
 
 
 def effective_ptable(disk: Disk, table: Optional[OnDiskTable]) -> Optional[str]:
