@@ -52,7 +52,7 @@ def pack(
     stamp = int(_created(created))
     entries = _entries(configs, extra_files, include_package)
     archive = build_tgz(entries, stamp)
-    command = ["curtin", "install"]
+    command = ["curtin", "--install-deps", "install"]  # what curtin's pack_install writes
     command += ["--config=" + CONFIG_NAME % index for index in range(len(configs))]
     command += ["--set=" + curtin_set(value) for value in sets]  # as real curtin reads it
     command += list(sources)

@@ -108,7 +108,7 @@ def test_runs_the_command_with_paths_like_curtin(payload, tmp_path):
     fake.chmod(0o755)
     done = sh([str(payload), "-v"], cwd=tmp_path, env={"PYTHON": str(fake), "PYTHONPATH": "/keep"})
     assert done.returncode == 7, done.stderr  # exec: the command's status is the script's
-    assert "running: curtin install" in done.stderr
+    assert "running: curtin --install-deps install" in done.stderr
     argv, cwd, pythonpath, path = record.read_text().split("\n")[:4]
     top = str(tmp_path / "curtin")
     assert argv.split("\0")[:-1] == ["-m", "cloudinit_maaslike.curtincmd",

@@ -38,7 +38,7 @@ def test_format_matches_curtin_pack():
     names = [line.split("=", 1)[0] for line in lines[1:12] if re.match(r"^[A-Z0-9_]+=", line)]
     assert names == ["MD5SUM", "PREFIX", "LABEL", "COMMAND", "PYPATH", "BINPATH", "CREATE_TIME",
                      "MAASLIKE_VERSION", "PAYLOAD_MARKER"]
-    assert "COMMAND=( 'curtin' 'install' '--config=configs/config-000.cfg' " in script.decode()
+    assert "COMMAND=( 'curtin' '--install-deps' 'install' '--config=configs/config-000.cfg' " in script.decode()
     assert "'--set=install/log_file=/tmp/it'\\''s.log' 'http://h/root.tgz' )" in script.decode()
     assert "CREATE_TIME='Tue, 14 Nov 2023 22:13:20 +0000'" in lines
     assert f"MAASLIKE_VERSION='{__version__}'" in lines
@@ -51,7 +51,7 @@ def test_format_matches_curtin_pack():
 def test_upstream_style_decoder_reads_it():
     script = pack(CONFIGS, ["cp:///media/root-ro"], sets=["a=1"], created=1700000000)
     header, command, members, files = upstream_decode(script)
-    assert command == ["curtin", "install", "--config=configs/config-000.cfg",
+    assert command == ["curtin", "--install-deps", "install", "--config=configs/config-000.cfg",
                        "--config=configs/config-001.cfg", "--config=configs/config-002.cfg",
                        "--set=a=1", "cp:///media/root-ro"]
     assert list(members)[0] == "."  # the './' entry tar -C dir -czf - . writes first

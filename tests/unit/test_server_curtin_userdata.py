@@ -117,7 +117,7 @@ def test_payload_decodes_into_the_configs_and_the_command(api):
     assert tuple(text for _name, text in payload.configs) == expected.configs
     assert [name for name, _ in payload.configs][:2] == ["configs/config-000.cfg", "configs/config-001.cfg"]
     assert payload.command[-1] == "dd-tgz:" + BASE + "/images/bookworm.tgz"
-    assert payload.command[:2] == ("curtin", "install")
+    assert payload.command[:3] == ("curtin", "--install-deps", "install")  # as pack_install writes it
     assert payload.sources == (payload.command[-1],)
 
 
