@@ -169,13 +169,13 @@ def run_stage(stage: Optional[str], args: Tuple[Any, ...], kwargs: Dict[str, Any
     if pointer is None:
         LOG.debug("maaslike: no install for this instance; nothing to do for %s", stage or "the rest")
         return
-    from .config.parse import parse_install_config
     from .install.engine import Installer
+    from .install.prepare import checked_config
     from .install.workdir import WorkDir
 
     work = WorkDir(pointer["workdir"], pointer["target"])
     with open(work.config_file, encoding="utf-8") as handle:
-        config = parse_install_config(json.load(handle), where="install payload")
+        config = checked_config(json.load(handle), where="install payload")
     Installer(config, work, python_paths=pointer.get("python_paths", ())).run(until=stage)
 
 

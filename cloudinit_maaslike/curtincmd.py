@@ -72,9 +72,9 @@ def _in_target(args: List[str]) -> int:
 
 def _builtin(name: str, args: List[str]) -> int:
     """Run a built-in against the install whose environment we were given."""
-    from .config.parse import parse_install_config
     from .install.builtins import BUILTINS
     from .install.context import StepContext
+    from .install.prepare import checked_config
     from .install.workdir import WorkDir
 
     config_path, target = os.environ.get("CONFIG"), os.environ.get("TARGET_MOUNT_POINT")
@@ -83,7 +83,7 @@ def _builtin(name: str, args: List[str]) -> int:
         raise MaaslikeError(f"curtin {name}: run it inside an install (CONFIG and "
                             "TARGET_MOUNT_POINT are not set)")
     with open(config_path, encoding="utf-8") as handle:
-        config = parse_install_config(json.load(handle))
+        config = checked_config(json.load(handle), where=config_path)
     log = logging.getLogger("cloudinit_maaslike.install")
     log.setLevel(logging.INFO)
     if not log.handlers:

@@ -1,14 +1,17 @@
 """The install config as typed, frozen objects.
 
 The merged dict is parsed once (see `parse`); the engine and its stages read
-these objects, never the raw dict.  The raw dict is kept only to hand the
-curtin-compatible ``CONFIG`` file to commands and hooks, and for the parts
-(storage, network, ...) to parse their own sections into their own models.
+these objects.  The parts (storage, sources, network) parse their sections
+with the validators the engine passes in, and the results are kept in
+``sections``.  The raw dict is kept to hand the curtin-compatible ``CONFIG``
+file to commands and hooks, and for the curthooks, whose signature is
+curtin's (``builtin_curthooks(cfg, target, state)``) and takes the dict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping, Optional, Tuple
 
 from ..oauth import Credentials
@@ -107,7 +110,18 @@ class InstallConfig:
     verbosity: int = 0
     showtrace: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # The parts' own sections (storage, sources, network) as their validators
+    # parsed them: stages read these, never the raw section again.
+    sections: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
     version: int = CONFIG_VERSION
+
+    def parsed(self, name: str, default: Any = None) -> Any:
+        """Section `name` as its part parsed it at validation (`default` when the config has none)."""
+        if name in self.sections:
+            return self.sections[name]
+        if self.raw.get(name) is not None:
+            raise LookupError(f"the {name} section was not validated with its part's validator")
+        return default
 
     def stage(self, name: str) -> Optional[Stage]:
         for stage in self.stages:

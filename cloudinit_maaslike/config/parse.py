@@ -10,6 +10,7 @@ engine passes in, so this core module does not import the parts.
 from __future__ import annotations
 
 import re
+from types import MappingProxyType
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..errors import ConfigError
@@ -29,7 +30,9 @@ from .model import (
 )
 from .problems import Problems
 
-Validator = Callable[[Any, str, Problems], None]
+# A part's validator: problems go to Problems; what it returns (its parsed
+# section, if any) is kept in InstallConfig.sections.
+Validator = Callable[[Any, str, Problems], Any]
 WHOLE = "*"  # a validator under this key gets the whole config (sections that read several keys)
 
 KNOWN_TOP = keys.top_level_names()
@@ -298,11 +301,14 @@ def parse_install_config(
         verbosity = 0
     showtrace = raw.get("showtrace", False)
     expect(problems, showtrace, (bool,), "showtrace")
+    sections: Dict[str, Any] = {}
     for key, validate in (validators or {}).items():
         if key == WHOLE:
             validate(raw, "", problems)
         elif key in raw:
-            validate(raw[key], key, problems)
+            parsed = validate(raw[key], key, problems)
+            if parsed is not None:
+                sections[key] = parsed
     problems.raise_if_any(where)
     return InstallConfig(
         stages=stages,
@@ -315,4 +321,5 @@ def parse_install_config(
         verbosity=int(verbosity),
         showtrace=bool(showtrace),
         raw=raw,
+        sections=MappingProxyType(sections),
     )

@@ -16,10 +16,11 @@ from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
+from ..config.model import InstallConfig
 from ..privatefile import write_private
 from ..storage.apply import apply_plan
 from ..storage.commands import run
-from ..storage.model import Raid
+from ..storage.model import Raid, StorageConfig
 from ..storage.plan import StoragePlan, make_plan
 from ..storage.schema import parse_storage
 from ..storage.simple import choose_disk, platform, simple_layout
@@ -45,23 +46,22 @@ def has_dd_source(raw: Mapping[str, Any]) -> bool:
     return False
 
 
-def storage_config_for(raw: Mapping[str, Any], devices: Sequence[str] = (),
-                       log: Optional[logging.Logger] = None) -> Mapping[str, Any]:
-    """The version-1 storage config this install lays out."""
-    storage = raw.get("storage")
-    if isinstance(storage, Mapping) and storage.get("config"):
-        return storage
-    disk = choose_disk(raw, devices)
-    kind = platform(raw.get("block-meta") or {})
+def plan_storage(config: InstallConfig, devices: Sequence[str] = (),
+                 log: Optional[logging.Logger] = None) -> Tuple[Mapping[str, Any], StoragePlan]:
+    """The layout (curtin's version-1 mapping) and its plan against this machine; refuses before any write.
+
+    A ``storage:`` layout was parsed at validation and is used as it is;
+    simple mode lays out the disk it picks, and that generated layout is
+    parsed here, once.
+    """
+    parsed: Optional[StorageConfig] = config.parsed("storage")
+    if parsed is not None and parsed.raw:
+        return config.raw["storage"], make_plan(parsed)
+    disk = choose_disk(config.raw, devices)
+    kind = platform(config.raw.get("block-meta") or {})
     if log is not None:
         log.info("partitioning: simple mode, %s layout on %s", kind, disk.path)
-    return simple_layout(disk, kind)
-
-
-def plan_storage(raw: Mapping[str, Any], devices: Sequence[str] = (),
-                 log: Optional[logging.Logger] = None) -> Tuple[Mapping[str, Any], StoragePlan]:
-    """The layout and its plan against this machine; refuses before any write."""
-    storage = storage_config_for(raw, devices, log)
+    storage = simple_layout(disk, kind)
     return storage, make_plan(parse_storage(storage))
 
 
@@ -70,7 +70,7 @@ def block_meta(ctx: StepContext, args: Sequence[str]) -> None:
         ctx.log.info("partitioning: a dd image source; the extract stage writes the disk")
         return
     started = time.monotonic()
-    storage, plan = plan_storage(ctx.config.raw, _parse(args).devices, ctx.log)
+    storage, plan = plan_storage(ctx.config, _parse(args).devices, ctx.log)
     for line in plan.devices_written():
         ctx.log.info("partitioning: will write %s", line)
     applied = apply_plan(plan, ctx.work.target)

@@ -13,12 +13,11 @@ import functools
 import time
 from typing import Optional, Sequence
 
-from ..config.problems import Problems
 from ..sources.ddimage import mount_image_root, write_image
 from ..sources.fsimage import copy_tree, extract_fsimage
 from ..sources.progress import Progress
 from ..sources.reader import SourceError, SourceReader
-from ..sources.spec import TARBALL_KINDS, Source, parse_sources
+from ..sources.spec import TARBALL_KINDS, Source
 from ..sources.tarball import extract_tarball
 from ..storage.simple import choose_disk
 from .context import StepContext
@@ -32,9 +31,7 @@ def _reader(ctx: StepContext, source: Source, uri: Optional[str] = None,
 
 
 def extract(ctx: StepContext, args: Sequence[str]) -> None:
-    problems = Problems()
-    sources = parse_sources(ctx.config.raw.get("sources"), problems)
-    problems.raise_if_any("install config")
+    sources = ctx.config.parsed("sources", ())
     if not sources:
         raise SourceError("extract: no source to install (give one on the command line or in sources:)")
     target = ctx.work.target

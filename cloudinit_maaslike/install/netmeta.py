@@ -64,8 +64,10 @@ def net_meta(ctx: StepContext, args: Sequence[str], sysfs: str = SYS_CLASS_NET,
     if plan.network is None:
         ctx.log.info("network: net-meta %s: nothing written", plan.mode)
         return
-    where = "install config" if plan.mode == "custom" else f"net-meta {plan.mode} config"
-    config = parse_network(plan.network, where=where)
+    if plan.mode == "custom":  # the install config's own, parsed at validation
+        config = ctx.config.parsed("network")
+    else:
+        config = parse_network(plan.network, where=f"net-meta {plan.mode} config")
     outputs = stage_outputs(plan.network, config, plan.copied_interfaces)
     write_private(ctx.work.state_file("network_config"), outputs.network_config)
     write_private(ctx.work.state_file("network_state"), outputs.network_state)

@@ -48,7 +48,7 @@ def _devices(config: InstallConfig) -> Tuple[List[str], List[str]]:
 
             disk = choose_disk(config.raw)  # as the extract stage chooses it
             return [f"{disk.path} (the whole disk, with the dd image)"], []
-        _, plan = plan_storage(config.raw)
+        _, plan = plan_storage(config)
     except ConfigInvalid as exc:
         return [f"(the install would stop here: {exc})"], [str(p) for p in exc.problems]
     except MaaslikeError as exc:

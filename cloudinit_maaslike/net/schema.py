@@ -282,6 +282,6 @@ def parse_network(raw: Any, path: str = "network", problems: Optional[Problems] 
     return result
 
 
-def validate_network(raw: Any, path: str, problems: Problems) -> None:
-    """The engine's section validator for ``network``."""
-    parse_network(raw, path, problems)
+def validate_network(raw: Any, path: str, problems: Problems) -> NetworkConfig:
+    """The engine's section validator for ``network``: the parsed section, kept for net-meta."""
+    return parse_network(raw, path, problems)

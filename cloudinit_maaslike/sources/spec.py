@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional, Tuple
 
 from ..config.checks import type_name
 from ..config.problems import Problems
@@ -110,5 +110,6 @@ def parse_sources(raw: Any, problems: Problems) -> List[Source]:
     return found
 
 
-def validate_sources(raw: Any, path: str, problems: Problems) -> None:
-    parse_sources(raw, problems)
+def validate_sources(raw: Any, path: str, problems: Problems) -> Tuple[Source, ...]:
+    """The engine's section validator for ``sources``: the parsed sources, kept for extract."""
+    return tuple(parse_sources(raw, problems))

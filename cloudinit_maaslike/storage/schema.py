@@ -371,7 +371,7 @@ def parse_storage(raw: Any, path: str = "storage", problems: Optional[Problems] 
     return StorageConfig(tuple(entries), tuple(raw.get("config") or []) if isinstance(raw, dict) else ())
 
 
-def validate_storage(raw: Any, path: str, problems: Problems) -> None:
-    """The engine's section validator for ``storage``."""
-    parse_storage(raw, path, problems)
+def validate_storage(raw: Any, path: str, problems: Problems) -> StorageConfig:
+    """The engine's section validator for ``storage``: the parsed section, kept for the stages."""
+    return parse_storage(raw, path, problems)
 

@@ -80,14 +80,14 @@ def test_an_image_hook_that_cannot_be_started_is_reported_and_the_target_unmount
 
 DRIVER = """
 import sys
-from cloudinit_maaslike.config.parse import parse_install_config
+from cloudinit_maaslike.install.prepare import checked_config
 from cloudinit_maaslike.install.engine import Installer, InstallFailed
 from cloudinit_maaslike.install.workdir import WorkDir
 import json
 top, target, until = sys.argv[1:4]
 work = WorkDir(top, target)
 with open(work.config_file) as handle:
-    config = parse_install_config(json.load(handle), where="test")
+    config = checked_config(json.load(handle), where="test")
 try:
     Installer(config, work, console=False).run(until=None if until == "all" else until)
 except InstallFailed as exc:
