@@ -92,6 +92,7 @@ TOP: Tuple[Key, ...] = (
     Key("grub_install_devices", SAME, "legacy spelling of boot.install_devices"),
     Key("curthooks", EXTENDED, "mode: builtin also skips the image's hook; see curthooks.mode"),
     Key("disable_overlayroot", SAME),
+    Key("restore_dist_interfaces", SAME),
     Key("system_upgrade", SAME, "enabled: true runs apt-get dist-upgrade and autoremove in the target"),
     Key("verbosity", SAME),
     Key("showtrace", SAME),
@@ -102,8 +103,6 @@ TOP: Tuple[Key, ...] = (
         _kexec_off),
     Key("kernel-crash-dumps", REFUSED, "kdump-tools configuration is not built; set enabled: false or leave it "
         "unset", _crash_dumps_off),
-    Key("restore_dist_interfaces", REFUSED, "an image whose ENI points into /run is not supported; set it false",
-        _falsy),
     Key("pollinate", REFUSED, "Ubuntu only (pollinate is not in Debian); set user_agent: false", _pollinate_off),
     Key("snap", REFUSED, "Ubuntu only, and not a curtin key (subiquity's)", _empty),
     Key("livepatch", REFUSED, "Ubuntu only, and not a curtin key", _empty),

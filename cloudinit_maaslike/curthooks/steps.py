@@ -41,6 +41,8 @@ STEPS = (
     Step("configuring-raid", "copying the RAID configuration", system.copy_mdadm_conf),
     Step("writing-kernel-img-conf", "writing /etc/kernel-img.conf", system.write_kernel_img_conf),
     Step("installing-kernel", "installing a kernel if the image has none", system.install_kernel),
+    Step("restoring-dist-interfaces", "restoring the image's own /etc/network/interfaces",
+         system.restore_dist_interfaces),
     Step("setting-up-swap", "setting up swap", lambda c: swap.setup_swap(c, c.state.get("fstab"))),
     Step("writing-cloudconfig", "writing cloud-init config for the installed system",
          lambda c: cloudconfig.write_cloudconfig(c, c.cfg.get("cloudconfig"))),

@@ -28,6 +28,21 @@ def disable_overlayroot(ctx: HookContext) -> List[str]:
     return [f"/{local} -> /{local}.old"]
 
 
+def restore_dist_interfaces(ctx: HookContext) -> List[str]:
+    """Cloud images link /etc/network/interfaces into /run; their own file is interfaces.dist."""
+    if not ctx.cfg.get("restore_dist_interfaces", True):
+        return []
+    directory = ctx.path("etc/network")
+    eni = os.path.join(directory, "interfaces")
+    lands = ctx.path("etc/network/interfaces")
+    run = ctx.path("run")
+    if not os.path.exists(eni + ".dist") or not (lands == run or lands.startswith(run + "/")):
+        return []
+    os.replace(eni, eni + ".old")
+    os.replace(eni + ".dist", eni)
+    return ["/etc/network/interfaces.dist -> /etc/network/interfaces"]
+
+
 def write_kernel_img_conf(ctx: HookContext) -> List[str]:
     """curtin's /etc/kernel-img.conf, on releases numbered before 19.10 (so every Debian).
 

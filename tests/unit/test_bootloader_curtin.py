@@ -187,3 +187,24 @@ def test_overlayroot_config_is_moved_aside_unless_told_not_to(tmp_path, cfg, mov
     system.disable_overlayroot(target.context(cfg))
     assert (target.root / "etc/overlayroot.local.conf.old").exists() is moved
     assert (target.root / "etc/overlayroot.local.conf").exists() is not moved
+
+
+@pytest.mark.parametrize("cfg,link,restored", [
+    ({}, "/run/network/interfaces", True),
+    ({}, "../../run/network/interfaces", True),
+    ({"restore_dist_interfaces": False}, "/run/network/interfaces", False),
+    ({}, "interfaces.d/main", False),
+])
+def test_the_images_own_interfaces_file_is_restored_as_curtin_does(tmp_path, cfg, link, restored):
+    target = Target(tmp_path)
+    network = target.root / "etc/network"
+    network.mkdir(parents=True)
+    (network / "interfaces.dist").write_text("source /etc/network/interfaces.d/*\n")
+    (network / "interfaces").symlink_to(link)
+    done = system.restore_dist_interfaces(target.context(cfg))
+    assert bool(done) is restored
+    if restored:
+        assert (network / "interfaces").read_text() == "source /etc/network/interfaces.d/*\n"
+        assert os.readlink(network / "interfaces.old") == link
+    else:
+        assert os.readlink(network / "interfaces") == link

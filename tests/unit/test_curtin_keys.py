@@ -20,7 +20,6 @@ ON_OFF = {
     "multipath": ({"mode": "enabled"}, {"mode": "disabled"}),
     "kexec": ({"mode": "on"}, {"mode": "off"}),
     "kernel-crash-dumps": ({"enabled": True}, {"enabled": False}),
-    "restore_dist_interfaces": (True, False),
     "pollinate": ({"user_agent": {"site": "lab"}}, {"user_agent": False}),
     "snap": ({"commands": ["snap install x"]}, None),
     "livepatch": ({"token": "t"}, {}),
