@@ -50,10 +50,6 @@ def _multipath_off(value: Any) -> bool:
     return _falsy(value) or (isinstance(value, Mapping) and value.get("mode", "auto") in ("auto", "disabled"))
 
 
-def _crash_dumps_off(value: Any) -> bool:
-    return _falsy(value) or (isinstance(value, Mapping) and value.get("enabled") in (None, False))
-
-
 @dataclass(frozen=True)
 class Key:
     path: str
@@ -93,6 +89,7 @@ TOP: Tuple[Key, ...] = (
     Key("curthooks", EXTENDED, "mode: builtin also skips the image's hook; see curthooks.mode"),
     Key("disable_overlayroot", SAME),
     Key("restore_dist_interfaces", SAME),
+    Key("kernel-crash-dumps", SAME),
     Key("system_upgrade", SAME, "enabled: true runs apt-get dist-upgrade and autoremove in the target"),
     Key("verbosity", SAME),
     Key("showtrace", SAME),
@@ -101,8 +98,6 @@ TOP: Tuple[Key, ...] = (
         "(no multipath device is configured)", _multipath_off),
     Key("kexec", REFUSED, "loading the installed kernel with kexec is not built; remove kexec or set mode: off",
         _kexec_off),
-    Key("kernel-crash-dumps", REFUSED, "kdump-tools configuration is not built; set enabled: false or leave it "
-        "unset", _crash_dumps_off),
     Key("pollinate", REFUSED, "Ubuntu only (pollinate is not in Debian); set user_agent: false", _pollinate_off),
     Key("snap", REFUSED, "Ubuntu only, and not a curtin key (subiquity's)", _empty),
     Key("livepatch", REFUSED, "Ubuntu only, and not a curtin key", _empty),
@@ -118,6 +113,7 @@ TOP: Tuple[Key, ...] = (
 # Nested keys of the sections this module checks (apt checks its own, see curthooks/apt.py).
 NESTED: Dict[str, Tuple[Key, ...]] = {
     "system_upgrade": (Key("system_upgrade.enabled", SAME),),
+    "kernel-crash-dumps": (Key("kernel-crash-dumps.enabled", SAME),),
     "install": (
         Key("install.log_file", SAME), Key("install.log_file_append", SAME), Key("install.error_tarfile", SAME),
         Key("install.post_files", SAME), Key("install.save_install_config", SAME),

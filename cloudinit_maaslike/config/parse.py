@@ -261,7 +261,7 @@ def _check_sections(raw: Mapping[str, Any], problems: Problems) -> None:
     """Refused keys, unknown nested keys, and a layout that would be missed."""
     for path, why in keys.refusals(raw):
         problems.error(path, f"refused: {why}")
-    for section in ("kernel", "boot", "grub", "curthooks", "system_upgrade"):
+    for section in ("kernel", "boot", "grub", "curthooks", "system_upgrade", "kernel-crash-dumps"):
         if isinstance(raw.get(section), Mapping):
             check_keys(problems, raw[section], keys.section_names(section), section)
     if raw.get("boot") is not None and raw.get("grub"):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping
 
 from ..config.problems import Problems
-from . import apt, bootloader, cloudconfig, swap, system, upgrade, writefiles
+from . import apt, bootloader, cloudconfig, crashdumps, swap, system, upgrade, writefiles
 from .context import HookContext
 
 
@@ -50,6 +50,7 @@ STEPS = (
     Step("writing-fstab", "writing /etc/fstab", system.write_fstab),
     Step("upgrading-system", "upgrading the installed system (system_upgrade)", upgrade.system_upgrade),
     Step("setting-hostname", "setting the host name", system.set_hostname),
+    Step("configuring-crash-dumps", "configuring kernel crash dumps", crashdumps.configure),
     Step("updating-initramfs", "updating the initramfs", system.update_initramfs),
     Step("installing-bootloader", "installing the bootloader", bootloader.install_bootloader),
 )

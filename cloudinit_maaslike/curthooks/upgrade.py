@@ -1,4 +1,4 @@
-"""``system_upgrade``: bring the installed system's packages up to date, as curtin does.
+"""``system_upgrade``, and installing packages, in the target as curtin runs apt.
 
 Off unless ``system_upgrade: {enabled: true}`` (any other shape is off, as in
 curtin).  The commands are curtin's: update, download the dist-upgrade, then
@@ -34,3 +34,11 @@ def system_upgrade(ctx: HookContext) -> List[str]:
     apt.update_in_target(ctx, what="system_upgrade (update)")
     ctx.run([*get, *APT_OPTIONS, "autoremove"], "system_upgrade (autoremove)")
     return ["apt-get dist-upgrade", "apt-get autoremove"]
+
+
+def install_packages(ctx: HookContext, packages: List[str], what: str) -> None:
+    """curtin's package install: update, download, install, clean."""
+    apt.update_in_target(ctx, what=f"{what} (update)")
+    ctx.run(["apt-get", *APT_OPTIONS, "install", "--download-only", *packages], f"{what} (download)")
+    ctx.run(["apt-get", *APT_OPTIONS, "install", *packages], what)
+    ctx.run(["apt-get", "clean"], f"{what} (clean)")

@@ -19,7 +19,6 @@ LABEL = {"same as curtin": keys.SAME, "extended": keys.EXTENDED, "refused": keys
 ON_OFF = {
     "multipath": ({"mode": "enabled"}, {"mode": "disabled"}),
     "kexec": ({"mode": "on"}, {"mode": "off"}),
-    "kernel-crash-dumps": ({"enabled": True}, {"enabled": False}),
     "pollinate": ({"user_agent": {"site": "lab"}}, {"user_agent": False}),
     "snap": ({"commands": ["snap install x"]}, None),
     "livepatch": ({"token": "t"}, {}),

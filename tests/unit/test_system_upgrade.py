@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from cloudinit_maaslike.curthooks import upgrade
+from cloudinit_maaslike.curthooks import crashdumps, upgrade
 from cloudinit_maaslike.curthooks.context import HookContext, StepFailed
 from cloudinit_maaslike.runner import Finished
 
@@ -47,3 +47,38 @@ def test_a_failed_upgrade_fails_the_step_naming_it(tmp_path):
     ctx, _ = context(tmp_path, {"system_upgrade": {"enabled": True}}, fail=("dist-upgrade",))
     with pytest.raises(StepFailed, match=r"system_upgrade: apt-get .* dist-upgrade failed \(exit 1\): E: failed"):
         upgrade.system_upgrade(ctx)
+
+
+SCRIPT = "/usr/share/kdump-tools/kdump_set_default"
+
+
+def kdump_target(tmp_path, installed=True, script=True):
+    (tmp_path / "var/lib/dpkg").mkdir(parents=True)
+    status = "Package: kdump-tools\nStatus: install ok installed\nVersion: 1:1.8\n\n" if installed else ""
+    (tmp_path / "var/lib/dpkg/status").write_text(status)
+    if script:
+        (tmp_path / "usr/share/kdump-tools").mkdir(parents=True)
+        (tmp_path / SCRIPT.lstrip("/")).touch()
+    return tmp_path
+
+
+@pytest.mark.parametrize("enabled,installed,script,expected", [
+    (None, True, True, [[SCRIPT]]),
+    (None, False, False, []),
+    (False, True, True, [[SCRIPT, "false"]]),
+    (False, False, False, []),
+    (True, True, True, [[SCRIPT, "true"]]),
+])
+def test_kernel_crash_dumps_as_curtin_switches_them(tmp_path, enabled, installed, script, expected):
+    target = kdump_target(tmp_path, installed, script)
+    ctx, calls = context(target, {} if enabled is None else {"kernel-crash-dumps": {"enabled": enabled}})
+    crashdumps.configure(ctx)
+    assert calls == expected
+
+
+def test_enabling_crash_dumps_installs_kdump_tools_first(tmp_path):
+    target = kdump_target(tmp_path, installed=False, script=False)
+    ctx, calls = context(target, {"kernel-crash-dumps": {"enabled": True}})
+    crashdumps.configure(ctx)
+    assert calls == [UPDATE, ["apt-get", *OPTIONS, "install", "--download-only", "kdump-tools"],
+                     ["apt-get", *OPTIONS, "install", "kdump-tools"], ["apt-get", "clean"]]
