@@ -128,8 +128,9 @@ NESTED: Dict[str, Tuple[Key, ...]] = {
     "kernel": (
         Key("kernel.package", EXTENDED, "installed only when the image has no kernel"),
         Key("kernel.install", SAME),
-        Key("kernel.fallback-package", REFUSED, "Ubuntu's linux-generic fallback is not built; name kernel.package",
-            lambda v: v is None),
+        Key("kernel.fallback-package", EXTENDED, "the package when none is named (curtin's default, linux-generic, "
+            "is Ubuntu's; without it, linux-image-<arch> on Debian)"),
+        Key("kernel.fallback_package", EXTENDED, "curtin's other spelling of fallback-package"),
         Key("kernel.mapping", REFUSED, "Ubuntu's release-to-kernel mapping is not built; name kernel.package",
             lambda v: not v),
         Key("kernel.remove", REFUSED, "removing kernels is not built", lambda v: v is None),

@@ -16,7 +16,12 @@ def kernel_package(cfg: Mapping[str, Any], os_id: str) -> Optional[str]:
     kernel = cfg.get("kernel") or {}
     if kernel.get("package"):
         return str(kernel["package"])
-    return {"debian": "linux-image-amd64", "ubuntu": "linux-generic"}.get(os_id)
+    fallback = kernel.get("fallback-package", kernel.get("fallback_package"))
+    if fallback:
+        return str(fallback)
+    machine = os.uname().machine
+    arch = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el"}.get(machine, machine)
+    return {"debian": f"linux-image-{arch}", "ubuntu": "linux-generic"}.get(os_id)
 
 
 def disable_overlayroot(ctx: HookContext) -> List[str]:

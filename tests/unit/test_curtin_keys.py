@@ -27,7 +27,6 @@ ON_OFF = {
     "timezone": ("Europe/Paris", ""),
     "locale": ("en_GB.UTF-8", None),
     "_ammend_centos_curthooks": (True, False),
-    "kernel.fallback-package": ("linux-image-amd64", None),
     "kernel.mapping": ({"bookworm": {"6.1": "-cloud"}}, {}),
     "kernel.remove": ("existing", None),
     "boot.reorder_uefi": (True, False),

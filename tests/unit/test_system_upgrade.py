@@ -82,3 +82,16 @@ def test_enabling_crash_dumps_installs_kdump_tools_first(tmp_path):
     crashdumps.configure(ctx)
     assert calls == [UPDATE, ["apt-get", *OPTIONS, "install", "--download-only", "kdump-tools"],
                      ["apt-get", *OPTIONS, "install", "kdump-tools"], ["apt-get", "clean"]]
+
+
+@pytest.mark.parametrize("kernel,os_id,expected", [
+    ({"package": "linux-image-rt-amd64", "fallback-package": "x"}, "debian", "linux-image-rt-amd64"),
+    ({"fallback-package": "linux-image-cloud-amd64"}, "debian", "linux-image-cloud-amd64"),
+    ({"fallback_package": "linux-image-cloud-amd64"}, "debian", "linux-image-cloud-amd64"),
+    ({}, "ubuntu", "linux-generic"),
+    ({}, "fedora", None),
+])
+def test_the_kernel_package_is_the_named_one_then_the_fallback(kernel, os_id, expected):
+    from cloudinit_maaslike.curthooks.system import kernel_package
+
+    assert kernel_package({"kernel": kernel}, os_id) == expected
