@@ -127,7 +127,7 @@ def validate(cfg: Mapping[str, Any], problems: Problems) -> None:
 
 
 def _validate_legacy(cfg: Mapping[str, Any], apt: Mapping[str, Any], problems: Problems) -> None:
-    exclusive = "old and new format of apt features are mutually exclusive (curtin fails)"
+    exclusive = "give one spelling only; curtin stops on both (keep the one under apt:)"
     if cfg.get("apt_proxy") is not None and apt.get("proxy") is not None:
         problems.error("apt_proxy", f"set together with apt.proxy: {exclusive}")
     mirrors = cfg.get("apt_mirrors")
@@ -137,8 +137,8 @@ def _validate_legacy(cfg: Mapping[str, Any], apt: Mapping[str, Any], problems: P
         if apt.get("mirrors") is not None:
             problems.error("apt_mirrors", f"set together with apt.mirrors: {exclusive}")
         if apt.get("preserve_sources_list") is not None and as_boolean(apt["preserve_sources_list"]):
-            problems.error("apt_mirrors", "apt_mirrors and apt.preserve_sources_list: true are mutually "
-                                          "exclusive (curtin fails)")
+            problems.error("apt_mirrors", "apt_mirrors rewrites the sources, apt.preserve_sources_list: true "
+                                          "keeps them; curtin stops on both")
     if cfg.get("debconf_selections") is not None and apt.get("debconf_selections") is not None:
         problems.error("debconf_selections", f"set together with apt.debconf_selections: {exclusive}")
 
@@ -488,8 +488,8 @@ def apply_debconf_selections(ctx: HookContext, selections: Optional[Mapping[str,
     reconfigure = [p for p in preseeded if p in RECONFIGURABLE]
     others = [p for p in preseeded if p not in RECONFIGURABLE]
     if others:
-        ctx.log.warning("apt: these packages are installed and preseeded, but cannot be unconfigured: %s",
-                        ", ".join(others))
+        ctx.log.warning("apt: preseeded for %s; only cloud-init is reconfigured now, the rest "
+                        "takes the answers at its next configure", ", ".join(others))
     done = [f"debconf: {', '.join(sorted(selections))}"]
     if reconfigure:
         for leftover in sorted(glob.glob(os.path.join(ctx.path("etc/cloud/cloud.cfg.d"), "*dpkg*"))):

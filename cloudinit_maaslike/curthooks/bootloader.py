@@ -214,7 +214,7 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     uefi = is_uefi(ctx)
     explicit = boot.get("install_devices", _UNSET)
     if explicit is None or explicit == []:
-        ctx.log.info("curthooks: grub installation disabled by config (install_devices: %r)", explicit)
+        ctx.log.info("curthooks: install_devices is %r: grub goes on no disk", explicit)
         return done
     if explicit is not _UNSET:
         devices = [explicit] if isinstance(explicit, str) else [str(d) for d in explicit]
