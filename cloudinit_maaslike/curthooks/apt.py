@@ -43,8 +43,6 @@ UPDATE = ("apt-get", "--quiet", "--option=Acquire::Languages=none", "update")
 UPDATE_RETRY_SLEEPS = (1, 2, 3)
 RECONFIGURABLE = ("cloud-init", "cloud-init-base")  # the packages curtin knows how to unconfigure
 PROXY_LINES = (("proxy", "http"), ("http_proxy", "http"), ("ftp_proxy", "ftp"), ("https_proxy", "https"))
-MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "i586": "i386", "armv7l": "armhf",
-                "ppc64le": "ppc64el", "s390x": "s390x", "riscv64": "riscv64"}
 
 # Every key of the `apt` mapping this module reads.
 KEYS = ("preserve_sources_list", "primary", "security", "sources_list", "disable_suites", "disable_components",
@@ -256,8 +254,7 @@ def target_arch(ctx: HookContext) -> str:
     words = data.decode("utf-8", "replace").split() if data else []
     if words:
         return words[0]
-    machine = os.uname().machine
-    return MACHINE_ARCH.get(machine, machine)
+    return dpkgstatus.host_arch()
 
 
 def is_resolvable(url: str, timeout: float = 5.0) -> bool:

@@ -7,11 +7,20 @@ a target whose dpkg cannot run on this host.
 
 from __future__ import annotations
 
+import os
 from typing import Dict
 
 from .. import targetfs
 
 STATUS = "var/lib/dpkg/status"
+_MACHINE_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "i586": "i386", "armv7l": "armhf",
+                 "ppc64le": "ppc64el"}
+
+
+def host_arch() -> str:
+    """This machine's dpkg architecture name (amd64 for x86_64…), as curtin's get_platform_arch maps it."""
+    machine = os.uname().machine
+    return _MACHINE_ARCH.get(machine, machine)
 
 
 def installed(target: str) -> Dict[str, str]:

@@ -7,6 +7,7 @@ import os
 from typing import Any, List, Mapping, Optional, Set
 
 from ..config.problems import Problems
+from . import dpkgstatus
 from .context import HookContext
 
 FSTAB_HEADER = "# /etc/fstab: written by cloudinit-maaslike from the install's storage layout\n"
@@ -19,9 +20,7 @@ def kernel_package(cfg: Mapping[str, Any], os_id: str) -> Optional[str]:
     fallback = kernel.get("fallback-package", kernel.get("fallback_package"))
     if fallback:
         return str(fallback)
-    machine = os.uname().machine
-    arch = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64el"}.get(machine, machine)
-    return {"debian": f"linux-image-{arch}", "ubuntu": "linux-generic"}.get(os_id)
+    return {"debian": f"linux-image-{dpkgstatus.host_arch()}", "ubuntu": "linux-generic"}.get(os_id)
 
 
 def disable_overlayroot(ctx: HookContext) -> List[str]:
@@ -70,7 +69,7 @@ def write_kernel_img_conf(ctx: HookContext) -> List[str]:
         "do_symlinks = yes",
         "do_bootloader = " + ("yes" if machine == "s390x" else "no"),
         "do_initrd = yes",
-        "link_in_boot = " + ("no" if machine in ("x86_64", "i386", "i586", "i686") else "yes"),
+        "link_in_boot = " + ("no" if dpkgstatus.host_arch() in ("amd64", "i386") else "yes"),
     ]
     ctx.write("etc/kernel-img.conf", "\n".join(lines) + "\n", mode=0o644)
     return ["/etc/kernel-img.conf"]

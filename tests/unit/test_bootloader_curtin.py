@@ -208,3 +208,10 @@ def test_the_images_own_interfaces_file_is_restored_as_curtin_does(tmp_path, cfg
         assert os.readlink(network / "interfaces.old") == link
     else:
         assert os.readlink(network / "interfaces") == link
+
+
+def test_no_kernel_img_conf_without_a_numeric_release(tmp_path):
+    target = Target(tmp_path)
+    (target.root / "etc/os-release").write_text("ID=debian\nVERSION_CODENAME=trixie\n")  # testing: no VERSION_ID
+    assert system.write_kernel_img_conf(target.context({})) == []
+    assert not (target.root / "etc/kernel-img.conf").exists()

@@ -107,3 +107,11 @@ def test_swap_keys_are_checked_before_anything_runs():
     swap.validate({"size": "lots", "force": "yes", "bigness": "1G"}, "swap", problems)
     assert sorted(p.path for p in problems.errors) == ["swap.force", "swap.size"]
     assert [p.path for p in problems.warnings] == ["swap.bigness"]
+
+
+def test_a_meminfo_without_memtotal_fails_the_step_naming_the_file(tmp_path):
+    from cloudinit_maaslike.curthooks.context import StepFailed
+
+    (tmp_path / "meminfo").write_text("MemFree: 1 kB\n")
+    with pytest.raises(StepFailed, match=r"swap: .*meminfo has no MemTotal line"):
+        swap.memory_total(str(tmp_path / "meminfo"))
