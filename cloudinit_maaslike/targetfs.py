@@ -38,8 +38,14 @@ def _components(path: str) -> List[str]:
     return [part for part in path.split("/") if part not in ("", ".")]
 
 
-def resolve(root: str, path: str) -> str:
-    """The host path of `path` as seen from inside `root`, never outside it."""
+def resolve(root: str, path: str, *, strict: bool = False) -> str:
+    """The host path of `path` as seen from inside `root`, never outside it.
+
+    With `strict`, a ``..`` that would climb above the target root (written in
+    `path` or in a link on the way) is refused instead of stopping at the root
+    as a chroot would: for a path read from the image's own config and handed
+    to a host program, such a path is a mistake or an attack, not a meaning.
+    """
     top = os.path.realpath(root)
     pending: Deque[str] = deque(_components(path))
     parts: List[str] = []
@@ -49,6 +55,8 @@ def resolve(root: str, path: str) -> str:
         if name == "..":
             if parts:
                 parts.pop()
+            elif strict:
+                raise TargetPathError(f"{path} in the target {top}: leads out of the target")
             continue
         candidate = os.path.join(top, *parts, name)
         try:

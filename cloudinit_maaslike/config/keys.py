@@ -38,10 +38,6 @@ def _never(value: Any) -> bool:
     return False
 
 
-def _kexec_off(value: Any) -> bool:
-    return not (isinstance(value, Mapping) and value.get("mode") == "on")
-
-
 def _pollinate_off(value: Any) -> bool:
     return _falsy(value) or (isinstance(value, Mapping) and value.get("user_agent") is False)
 
@@ -96,8 +92,9 @@ TOP: Tuple[Key, ...] = (
     Key("initramfs", EXTENDED, "not curtin's: initramfs.update auto|always|never"),
     Key("multipath", REFUSED, "multipath support is not built; accepted with mode auto or disabled "
         "(no multipath device is configured)", _multipath_off),
-    Key("kexec", REFUSED, "loading the installed kernel with kexec is not built; remove kexec or set mode: off",
-        _kexec_off),
+    Key("kexec", EXTENDED, "mode: \"on\" loads the default entry of the target's grub.cfg with kexec, then reboots "
+        "now; set default is honoured (curtin's pattern never matches it and loads entry 0), and the kernel and "
+        "initrd are read inside the target (curtin reads their paths on the installer)"),
     Key("pollinate", REFUSED, "Ubuntu only (pollinate is not in Debian); set user_agent: false", _pollinate_off),
     Key("snap", REFUSED, "Ubuntu only, and not a curtin key (subiquity's)", _empty),
     Key("livepatch", REFUSED, "Ubuntu only, and not a curtin key", _empty),
@@ -118,7 +115,9 @@ NESTED: Dict[str, Tuple[Key, ...]] = {
         Key("install.log_file", SAME), Key("install.log_file_append", SAME), Key("install.error_tarfile", SAME),
         Key("install.post_files", SAME), Key("install.save_install_config", SAME),
         Key("install.save_install_log", SAME), Key("install.target", SAME), Key("install.unmount", SAME),
-        Key("install.resume_data", SAME), Key("install.extra_rsync_args", SAME), Key("install.maas", SAME),
+        Key("install.resume_data", REFUSED, "curtin's resume across separate curtin invocations is not built: one "
+            "maaslike install runs every stage, and cloud-init's modules resume through the work directory",
+            lambda v: v is None), Key("install.extra_rsync_args", SAME), Key("install.maas", SAME),
         Key("install.download_stall_seconds", EXTENDED, "seconds of too little progress that make a stall"),
         Key("install.download_min_rate", EXTENDED, "bytes per second below which a download is stalling"),
         Key("install.download_stall_retries", EXTENDED, "resumes of a stalled download before failing"),
@@ -143,14 +142,10 @@ NESTED: Dict[str, Tuple[Key, ...]] = {
         Key("boot.terminal", SAME),
         Key("boot.update_nvram", SAME),
         Key("boot.kernel_cmdline", EXTENDED, "not curtin's: words put before the carried-over ones"),
-        Key("boot.reorder_uefi", REFUSED, "reordering NVRAM boot entries is not built; set false",
-            lambda v: v is False),
-        Key("boot.reorder_uefi_force_fallback", REFUSED, "reordering NVRAM boot entries is not built",
-            lambda v: not v),
-        Key("boot.remove_duplicate_entries", REFUSED, "editing NVRAM boot entries is not built; set false",
-            lambda v: v is False),
-        Key("boot.remove_old_uefi_loaders", REFUSED, "editing NVRAM boot entries is not built; set false",
-            lambda v: v is False),
+        Key("boot.reorder_uefi", SAME, "UEFI: BootCurrent first, or the fallback order when there is none"),
+        Key("boot.reorder_uefi_force_fallback", SAME),
+        Key("boot.remove_duplicate_entries", SAME),
+        Key("boot.remove_old_uefi_loaders", SAME),
         Key("boot.alternatives", REFUSED, "extlinux is not built", lambda v: v is None),
     ),
     "power_state": (Key("power_state.mode", SAME), Key("power_state.delay", SAME),

@@ -72,6 +72,8 @@ class InstallSettings:
     target: Optional[str] = None
     unmount: bool = True
     download: DownloadSettings = field(default_factory=DownloadSettings)
+    # curtin's: more rsync arguments for copies of cp:// and filesystem images
+    extra_rsync_args: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class InstallConfig:
     log_reporting: bool = True
     legacy_reporter: Optional[LegacyMaasReporter] = None
     power_state: Optional[PowerState] = None
+    # ``kexec: {mode: "on"}``: after the stages, load the target's default grub entry and reboot into it.
+    kexec: bool = False
     proxy: Mapping[str, str] = field(default_factory=dict)
     verbosity: int = 0
     showtrace: bool = False

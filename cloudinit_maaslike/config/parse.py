@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from ..errors import ConfigError
 from ..oauth import credentials_from
 from . import keys
-from .checks import check_keys, expect, join
+from .checks import check_keys, expect, join, type_name
 from .merge import STAGES
 from .model import (
     Command,
@@ -120,6 +120,10 @@ def _parse_install(raw: Mapping[str, Any], problems: Problems) -> InstallSetting
         problems.error("install.unmount", f"expected 'disabled', got {unmount!r}")
     append = section.get("log_file_append", False)
     expect(problems, append, (bool,), "install.log_file_append")
+    rsync_args = section.get("extra_rsync_args") or []
+    if not isinstance(rsync_args, list) or not all(isinstance(a, str) for a in rsync_args):
+        problems.error("install.extra_rsync_args", f"expected a list of rsync arguments, got {rsync_args!r}")
+        rsync_args = []
     return InstallSettings(
         log_file=log_file,
         log_file_append=bool(append),
@@ -134,6 +138,7 @@ def _parse_install(raw: Mapping[str, Any], problems: Problems) -> InstallSetting
         target=_optional_path(section.get("target"), "install.target", problems),
         unmount=unmount not in ("disabled", False),
         download=_parse_download(section, problems),
+        extra_rsync_args=tuple(rsync_args),
     )
 
 
@@ -238,11 +243,34 @@ def _parse_power(raw: Mapping[str, Any], problems: Problems) -> Optional[PowerSt
     if mode not in POWER_MODES:
         problems.error("power_state.mode", f"expected one of {', '.join(POWER_MODES)}, got {mode!r}")
         return None
-    delay = str(section.get("delay", "now"))
-    if delay != "now" and not re.fullmatch(r"\+?\d+", delay):
-        problems.error("power_state.delay", f"expected 'now' or minutes like '+5', got {delay!r}")
+    delay = str(section.get("delay", "5"))  # curtin's default: five seconds
+    if delay != "now" and not re.fullmatch(r"\+\d+|\d+(\.\d+)?[smhd]?", delay):
+        problems.error("power_state.delay", f"expected 'now', minutes like '+5' or seconds like 30, got {delay!r}")
     message = section.get("message")
     return PowerState(str(mode), delay, None if message is None else str(message))
+
+
+def _parse_kexec(raw: Mapping[str, Any], problems: Problems) -> bool:
+    """``kexec: {mode: "on"}``; any other mode, or none, is off, as in curtin.
+
+    curtin reads ``kexec`` only after every stage ran, and a value that is not
+    a mapping makes it raise then, with the target already written: here it
+    is refused before anything runs.  An unquoted YAML ``on`` is the boolean
+    true, which curtin does not take for "on" either; it is worth a warning,
+    because the config plainly asks for kexec and gets a firmware reboot.
+    """
+    section = raw.get("kexec")
+    if section is None:
+        return False
+    if not isinstance(section, Mapping):
+        problems.error("kexec", f"expected a mapping like {{mode: \"on\"}}, got {type_name(section)}")
+        return False
+    check_keys(problems, section, ("mode",), "kexec")
+    mode = section.get("mode")
+    if mode is True:
+        problems.warn("kexec.mode", "an unquoted on is read as true, which is not \"on\": kexec stays off "
+                                    "(as in curtin); write mode: \"on\" to turn it on")
+    return mode == "on"
 
 
 def _parse_proxy(raw: Mapping[str, Any], problems: Problems) -> Dict[str, str]:
@@ -295,6 +323,7 @@ def parse_install_config(
     webhooks, log_reporting = _parse_reporting(raw, problems)
     legacy = _parse_legacy(raw, problems)
     power = _parse_power(raw, problems)
+    kexec = _parse_kexec(raw, problems)
     proxy = _parse_proxy(raw, problems)
     verbosity = raw.get("verbosity", 0)
     if not expect(problems, verbosity, (int,), "verbosity"):
@@ -317,6 +346,7 @@ def parse_install_config(
         log_reporting=log_reporting,
         legacy_reporter=legacy,
         power_state=power,
+        kexec=kexec,
         proxy=proxy,
         verbosity=int(verbosity),
         showtrace=bool(showtrace),

@@ -12,7 +12,7 @@ from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional,
 
 from ..config.problems import Problems
 from ..runner import Finished
-from .context import HookContext, StepFailed
+from .context import HookContext, RunInTarget, StepFailed
 from .steps import STEPS, run_steps, validate_curthooks
 
 __all__ = ["STEPS", "HookContext", "StepFailed", "builtin_curthooks", "validate_curthooks"]
@@ -24,7 +24,7 @@ def builtin_curthooks(
     state: Mapping[str, Optional[str]],
     *,
     log: Optional[logging.Logger] = None,
-    in_target: Optional[Callable[[Sequence[str], Optional[str]], Finished]] = None,
+    in_target: Optional[RunInTarget] = None,
     event: Optional[Callable[[str, str], ContextManager[None]]] = None,
 ) -> Dict[str, List[str]]:
     """Run every built-in step on `target`; `state` uses curtin's keys.
@@ -40,8 +40,8 @@ def builtin_curthooks(
 
         from ..chroot import run_in_target
 
-        def in_target(argv: Sequence[str], stdin: Optional[str]) -> Finished:
-            return run_in_target(target, argv, dict(os.environ), log, stdin=stdin)
+        def in_target(argv: Sequence[str], stdin: Optional[str], capture: bool = False) -> Finished:
+            return run_in_target(target, argv, dict(os.environ), log, stdin=stdin, capture=capture)
 
     ctx = HookContext(cfg, target, state, log, in_target)
     if event is not None:

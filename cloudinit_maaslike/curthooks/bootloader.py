@@ -10,10 +10,14 @@ debconf database before ``dpkg-reconfigure``, so a later grub upgrade installs
 to the same disks.  Commands run in curtin's order: reconfigure, update-grub,
 grub-install.
 
-Not built (refused at validation when asked for, see config/keys.py): NVRAM
-reordering and de-duplication, extlinux.  Extended: ``dpkg-reconfigure`` is
-skipped for a grub package the image does not have installed (curtin fails
-there: Debian images carry grub-efi-amd64-bin, not grub-efi-amd64).
+On UEFI machines the NVRAM boot entries are tidied around grub-install as
+curtin tidies them (see nvram.py).
+
+Not built (refused at validation when asked for, see config/keys.py):
+extlinux.  Extended: ``dpkg-reconfigure`` is skipped for a grub package the
+image does not have installed (curtin fails there: Debian images carry
+grub-efi-amd64-bin, not grub-efi-amd64); an image without efibootmgr keeps the
+entries grub-install made, with a warning (curtin fails).
 
 grub-mkconfig writes ``root=UUID=…`` only when ``/dev/disk/by-uuid/<uuid>``
 exists, which it does not where no udev runs, so the link is made for the
@@ -35,7 +39,7 @@ from ..config.problems import Problems
 from ..storage import sysfs
 from ..storage.model import Disk
 from ..storage.plan import resolve_disk
-from . import dpkgstatus
+from . import dpkgstatus, nvram
 from .context import HookContext, StepFailed
 
 GRUB_DEFAULTS = "etc/default/grub"
@@ -239,18 +243,72 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     ctx.run(["update-grub"], "bootloader config")
     done.append("grub.cfg")
     if uefi:
+        nv = nvram.NvramSettings.from_boot(boot)
+        tidy = nv.update_nvram and ctx.has("usr/bin/efibootmgr", "bin/efibootmgr")
+        if nv.update_nvram and not tidy:
+            ctx.log.warning("curthooks: the image has no efibootmgr: the UEFI boot entries are left as "
+                            "grub-install makes them")
+        if tidy:
+            done += remove_old_loaders(ctx, nv)
+        variant = ctx.os_release().get("ID") or "debian"
         if ctx.has("usr/lib/grub/grub-multi-install"):
             argv = ["/usr/lib/grub/grub-multi-install"]
         else:
-            bootid = ctx.os_release().get("ID") or "debian"
             argv = ["grub-install", f"--target={efi_target}", "--efi-directory=/boot/efi",
-                    f"--bootloader-id={bootid}", "--recheck"]
-            if not as_boolean(boot.get("update_nvram", True)):
+                    f"--bootloader-id={variant}", "--recheck"]
+            if not nv.update_nvram:
                 argv.append("--no-nvram")
         ctx.run(argv, "bootloader (UEFI)")
         done.append("grub-efi on /boot/efi")
+        if tidy:
+            done += reorder_entries(ctx, nv, variant) + remove_duplicates(ctx, nv)
     else:
         for device in devices:
             ctx.run(["grub-install", device], f"bootloader on {device}")
             done.append(f"grub-pc on {device}")
     return done
+
+
+def boot_entries(ctx: HookContext) -> nvram.BootState:
+    return nvram.parse(ctx.output(["efibootmgr", "-v"], "bootloader (reading the UEFI boot entries)"))
+
+
+def remove_old_loaders(ctx: HookContext, nv: nvram.NvramSettings) -> List[str]:
+    state = boot_entries(ctx)
+    old = nvram.old_loaders(state)
+    if old and not nv.remove_old_uefi_loaders:
+        ctx.log.info("curthooks: keeping %d UEFI entries of earlier installs (remove_old_uefi_loaders is off): %s",
+                     len(old), ", ".join(state.entries[n].name for n in old))
+        return []
+    for number in old:
+        ctx.log.info("curthooks: removing UEFI entry Boot%s (%s) of an earlier install", number,
+                     state.entries[number].name)
+        ctx.run(["efibootmgr", "-B", "-b", number], "bootloader (removing an old UEFI entry)")
+    return [f"UEFI entry Boot{n} removed" for n in old]
+
+
+def reorder_entries(ctx: HookContext, nv: nvram.NvramSettings, variant: str) -> List[str]:
+    if not nv.reorder_uefi:
+        ctx.log.info("curthooks: UEFI boot order left as grub-install made it (reorder_uefi is off)")
+        return []
+    state = boot_entries(ctx)
+    order = nvram.new_order(state, variant, nv.reorder_uefi_force_fallback)
+    if order is None:
+        return []
+    ctx.log.info("curthooks: UEFI boot order %s (%s)", ",".join(order),
+                 "BootCurrent first" if state.current and not nv.reorder_uefi_force_fallback
+                 else "network, then the installed system, then the rest")
+    ctx.run(["efibootmgr", "-o", ",".join(order)], "bootloader (UEFI boot order)")
+    return [f"UEFI boot order {','.join(order)}"]
+
+
+def remove_duplicates(ctx: HookContext, nv: nvram.NvramSettings) -> List[str]:
+    if not nv.remove_duplicate_entries:
+        return []
+    state = boot_entries(ctx)
+    found = nvram.duplicates(state)
+    for number in found:
+        ctx.log.info("curthooks: removing UEFI entry Boot%s (%s): it repeats another", number,
+                     state.entries[number].name)
+        ctx.run(["efibootmgr", f"--bootnum={number}", "--delete-bootnum"], "bootloader (a duplicate UEFI entry)")
+    return [f"UEFI entry Boot{n} removed (duplicate)" for n in found]

@@ -11,13 +11,17 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Protocol, Sequence, Union
 
 from .. import targetfs
 from ..errors import MaaslikeError
 from ..runner import Finished
 
-RunInTarget = Callable[[Sequence[str], Optional[str]], Finished]  # argv, stdin text
+
+class RunInTarget(Protocol):
+    """Runs argv in the target, with `stdin` text; `capture` keeps the whole output in ``output``."""
+
+    def __call__(self, argv: Sequence[str], stdin: Optional[str], capture: bool = False) -> Finished: ...
 
 
 class StepFailed(MaaslikeError):
@@ -50,7 +54,14 @@ class HookContext:
 
     def run(self, argv: Sequence[str], what: str, stdin: Optional[str] = None) -> Finished:
         """Run in the target; a non-zero exit fails the step with the output's end."""
-        done = self.in_target(argv, stdin)
+        return self._checked(self.in_target(argv, stdin), argv, what)
+
+    def output(self, argv: Sequence[str], what: str) -> str:
+        """Run in the target and return what it printed; a non-zero exit fails the step."""
+        return self._checked(self.in_target(argv, None, True), argv, what).output or ""
+
+    @staticmethod
+    def _checked(done: Finished, argv: Sequence[str], what: str) -> Finished:
         if done.returncode != 0:
             last = f": {done.tail[-1]}" if done.tail else ""
             raise StepFailed(f"{what}: {' '.join(argv)} failed (exit {done.returncode}){last}")

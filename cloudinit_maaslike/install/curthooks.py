@@ -51,8 +51,9 @@ def curthooks(ctx: StepContext, args: Sequence[str]) -> None:
     if mode == "target":
         raise StepFailed(f"curthooks.mode is target, but the image has no /{HOOK}")
 
-    def in_target(argv: Sequence[str], stdin: Optional[str]) -> Finished:
-        return run_in_target(ctx.work.target, argv, ctx.env, ctx.log, redact=ctx.redact, stdin=stdin)
+    def in_target(argv: Sequence[str], stdin: Optional[str], capture: bool = False) -> Finished:
+        return run_in_target(ctx.work.target, argv, ctx.env, ctx.log, redact=ctx.redact, stdin=stdin,
+                             capture=capture)
 
     builtin_curthooks(ctx.config.raw, ctx.work.target, curtin_state(ctx), log=ctx.log,
                       in_target=in_target, event=ctx.event)

@@ -3,8 +3,9 @@
 A stage only runs its commands.  The engine owns the order, the environment,
 the log prefix, the timing, the events (``cmd-install``,
 ``cmd-install/stage-<name>``, ``…/<command key>``), and what happens at the
-end: error tarball, copies into the target, unmounting, the final event with
-the post files and the timings, the legacy signal, power_state.
+end: loading the installed kernel when ``kexec`` asks for it, error tarball,
+copies into the target, unmounting, the final event with the post files and
+the timings, the legacy signal, power_state.
 
 `run(until=…)` lets one cloud-init module per stage drive the same install:
 each call runs the stages not yet done, in the config's order, up to the one
@@ -21,7 +22,7 @@ import traceback
 from typing import Callable, Dict, List, NoReturn, Optional, Sequence
 
 from ..clockskew import ServerClock
-from ..config.model import Command, InstallConfig, Stage
+from ..config.model import Command, InstallConfig, PowerState, Stage
 from ..errors import MaaslikeError
 from ..mounts import unmount_all
 from ..reporting import FAIL, ROOT, SUCCESS, PostedFile, Reporter, stage_event
@@ -31,6 +32,7 @@ from .context import StepContext
 from .environment import command_environment, write_curtin_command
 from .finish import save_failed_install, save_into_target, schedule_power, write_error_tarball, write_report
 from .installlog import InstallLog, secret_values
+from .kexec import KEXEC_POWER, load_installed_kernel
 from .progress import CommandTiming, Progress, StageTiming
 from .workdir import WorkDir
 
@@ -126,15 +128,19 @@ class Installer:
                 except Exception as exc:  # noqa: BLE001 - every failure of a stage is reported
                     self._fail(stage.name, exc)
             if not self.pending():
-                self._finish(None, "")
+                self._finish(None, "", power=self._kexec() if self.config.kexec else None)
             else:
                 self._flush(STAGE_FLUSH_TIMEOUT)
             return self.progress
         finally:
             self.installlog.close()
 
-    def _fail(self, stage: str, exc: BaseException) -> NoReturn:
-        """The one failure path: events, error tarball, signal FAILED, unmount, exit 3."""
+    def _fail(self, stage: str, exc: BaseException, prefix: Optional[str] = None) -> NoReturn:
+        """The one failure path: events, error tarball, signal FAILED, unmount, exit 3.
+
+        The message starts with `prefix` (``stage <stage>:`` unless given), so
+        a failure outside any stage, such as kexec's, does not claim one.
+        """
         trace = ""
         if isinstance(exc, MaaslikeError):
             reason = str(exc)
@@ -142,8 +148,9 @@ class Installer:
             reason = describe_unexpected(exc)
             trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         message = self.installlog.redact(reason)
-        if not message.startswith(f"stage {stage}:"):
-            message = f"stage {stage}: {message}"
+        prefix = prefix or f"stage {stage}:"
+        if not message.startswith(prefix):
+            message = f"{prefix} {message}"
         tail = getattr(exc, "tail", ())
         detail = message + ("\nlast output:\n" + "\n".join(tail) if tail else "")
         detail += "\n" + self.installlog.redact(trace) if trace else ""
@@ -227,7 +234,26 @@ class Installer:
         return notify
 
     # -- the end -------------------------------------------------------------
-    def _finish(self, failed_stage: Optional[str], error: str, detail: str = "") -> None:
+    def _kexec(self) -> Optional[PowerState]:
+        """Load the installed kernel while the target is still mounted; the reboot that runs it, if loaded.
+
+        Its failure is the install's: reported like a stage's, as curtin
+        fails the install when ``kexec -l`` fails.
+        """
+        event, description = f"{ROOT}/kexec", "loading the installed kernel with kexec"
+        self.reporter.start(event, description)
+        env = command_environment(self.config, self.work, event, self.python_paths)
+        try:
+            loaded = load_installed_kernel(self.work.target, env, self.log, self.installlog.redact)
+        except Exception as exc:  # noqa: BLE001 - reported as the install's failure
+            self.reporter.finish(event, description, FAIL)
+            self._fail("kexec", exc, prefix="kexec:")
+        self.reporter.finish(event, description, SUCCESS)
+        return KEXEC_POWER if loaded else None
+
+    def _finish(self, failed_stage: Optional[str], error: str, detail: str = "",
+                power: Optional[PowerState] = None) -> None:
+        """Everything after the last stage; `power` replaces the configured power_state (kexec's reboot)."""
         config, work, log = self.config, self.work, self.log
         result = FAIL if failed_stage else SUCCESS
         self.progress.failed_stage = failed_stage
@@ -263,8 +289,9 @@ class Installer:
         self._flush(FINAL_FLUSH_TIMEOUT)
         self.progress.finished = True
         self.progress.save(work.progress_file)
-        if not failed_stage and config.power_state is not None:
-            schedule_power(config.power_state, os.environ, log)
+        power = power or config.power_state
+        if not failed_stage and power is not None:
+            schedule_power(power, os.environ, log)
 
     def _unmount(self) -> None:
         done = unmount_all(self.work.target)

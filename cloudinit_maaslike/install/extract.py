@@ -39,7 +39,8 @@ def extract(ctx: StepContext, args: Sequence[str]) -> None:
         started = time.monotonic()
         ctx.log.info("extract: %s from %s", source.kind, source.uri)
         if source.kind == "cp":
-            copy_tree(source.local_path if source.uri.startswith("file://") else source.uri, target)
+            copy_tree(source.local_path if source.uri.startswith("file://") else source.uri, target,
+                      ctx.config.install.extra_rsync_args)
         elif source.kind in TARBALL_KINDS:
             reader = _reader(ctx, source)
             reader.open()
@@ -48,7 +49,7 @@ def extract(ctx: StepContext, args: Sequence[str]) -> None:
                 ctx.log.info("extract: %s verified (sha256 %s)", source.uri, digest)
         elif source.kind.startswith("fsimage"):
             extract_fsimage(source.uri, source.sha256, target, source.kind == "fsimage-layered",
-                            functools.partial(_reader, ctx, source))
+                            functools.partial(_reader, ctx, source), ctx.config.install.extra_rsync_args)
         else:
             disk = choose_disk(ctx.config.raw)
             ctx.log.info("extract: writing the %s image onto %s", source.kind, disk.path)

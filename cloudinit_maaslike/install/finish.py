@@ -147,9 +147,24 @@ def write_report(work: WorkDir, progress: Progress, result: str) -> Dict[str, An
     return report
 
 
+def sleep_argument(delay: str) -> str:
+    """curtin's delay, as sleep(1) takes it: ``now`` is 0, ``+N`` is N minutes, anything else as given (seconds)."""
+    if delay == "now":
+        return "0"
+    if delay.startswith("+") and delay[1:].isdigit():
+        return f"{delay[1:]}m"
+    return delay
+
+
 def power_command(state: PowerState) -> List[str]:
+    """``shutdown <flag> now [message]`` after curtin's delay, in a shell that first sleeps.
+
+    The blocking file is looked for after the delay, as curtin does, so an
+    operator who creates it during the delay still stops the reboot.
+    """
     flag = {"reboot": "-r", "poweroff": "-P", "halt": "-H"}[state.mode]
-    argv = ["shutdown", flag, state.delay]
+    script = f'sleep "$1" && shift && if [ -e {BLOCK_POWER_FILE} ]; then exit 0; fi; exec "$@"'
+    argv = ["sh", "-c", script, "curtin-poweroff", sleep_argument(state.delay), "shutdown", flag, "now"]
     if state.message:
         argv.append(state.message)
     return argv

@@ -9,7 +9,7 @@ layout that does not fit) is listed under ``problems``, one line each, and
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from ..config.model import InstallConfig
 from .builtins import describe
@@ -56,6 +56,15 @@ def _devices(config: InstallConfig) -> Tuple[List[str], List[str]]:
     return plan.devices_written(), []
 
 
+def _afterwards(plan: Mapping[str, Any]) -> Optional[str]:
+    """What happens once the stages are done; kexec's reboot replaces power_state when it loads a kernel."""
+    configured = plan.get("power_state")
+    if not plan.get("kexec"):
+        return str(configured) if configured else None
+    return ("reboot now with kexec into the default entry of the target's grub.cfg"
+            f" (if that names no kernel: {configured or 'nothing'})")
+
+
 def make_plan(config: InstallConfig) -> Dict[str, Any]:
     devices, problems = _devices(config)
     return {
@@ -78,6 +87,7 @@ def make_plan(config: InstallConfig) -> Dict[str, Any]:
         "reporting": [h.endpoint for h in config.webhooks]
         + ([config.legacy_reporter.url] if config.legacy_reporter else []),
         "power_state": config.power_state.mode if config.power_state else None,
+        "kexec": config.kexec,
     }
 
 
@@ -94,8 +104,9 @@ def format_plan(plan: Mapping[str, Any]) -> str:
     if plan["reporting"]:
         lines.append("progress reported to:")
         lines += [f"  {r.split('?')[0]}" for r in plan["reporting"]]
-    if plan["power_state"]:
-        lines.append(f"afterwards: {plan['power_state']}")
+    afterwards = _afterwards(plan)
+    if afterwards:
+        lines.append(f"afterwards: {afterwards}")
     if plan.get("problems"):
         lines.append("the install would stop before writing anything:")
         lines += [f"  {p}" for p in plan["problems"]]

@@ -14,7 +14,7 @@ import posixpath
 import shutil
 import tempfile
 from contextlib import ExitStack
-from typing import Callable, List
+from typing import Callable, List, Sequence
 
 from ..storage.commands import run
 from .reader import SourceReader
@@ -22,15 +22,19 @@ from .reader import SourceReader
 STAGING = ".maaslike-fsimage"
 
 
-def copy_tree(source: str, target: str) -> None:
-    if not os.path.isdir(source):
-        from .reader import SourceError
+def copy_tree(source: str, target: str, extra_rsync_args: Sequence[str] = ()) -> None:
+    """Copy a directory into the target; `extra_rsync_args` (curtin's install.extra_rsync_args) go to rsync."""
+    from .reader import SourceError
 
+    if not os.path.isdir(source):
         raise SourceError(f"cp://{source}: no such directory")
     if shutil.which("rsync"):
         run(["rsync", "-aXHAS", "--numeric-ids", "--one-file-system", f"--exclude=/{STAGING}*",
-             source.rstrip("/") + "/", target.rstrip("/") + "/"], f"copy {source} into the target",
-            timeout=86400)
+             *extra_rsync_args, source.rstrip("/") + "/", target.rstrip("/") + "/"],
+            f"copy {source} into the target", timeout=86400)
+    elif extra_rsync_args:
+        raise SourceError(f"install.extra_rsync_args is set ({' '.join(extra_rsync_args)}) but this system has "
+                          "no rsync to give them to")
     else:
         run(["cp", "-a", "--sparse=always", source.rstrip("/") + "/.", target],
             f"copy {source} into the target", timeout=86400)
@@ -46,7 +50,8 @@ def layer_uris(uri: str) -> List[str]:
 
 
 def extract_fsimage(uri: str, sha256: str | None, target: str, layered: bool,
-                    reader_for: Callable[[str, str | None], SourceReader]) -> None:
+                    reader_for: Callable[[str, str | None], SourceReader],
+                    extra_rsync_args: Sequence[str] = ()) -> None:
     uris = layer_uris(uri) if layered else [uri]
     with ExitStack() as stack:
         mounted: List[str] = []
@@ -80,4 +85,4 @@ def extract_fsimage(uri: str, sha256: str | None, target: str, layered: bool,
                  "overlay", merged], "stack the image's layers")
             stack.callback(run, ["umount", merged], f"unmount {merged}")
             source = merged
-        copy_tree(source, target)
+        copy_tree(source, target, extra_rsync_args)

@@ -307,7 +307,7 @@ def test_power_state_runs_shutdown_after_success(tmp_path, maaslike_cmd):
     (fake / "shutdown").write_text(f"#!/bin/sh\necho \"$@\" > {record}\n")
     (fake / "shutdown").chmod(0o755)
     cfg = write_config(tmp_path, {"early_commands": {"a": "true"},
-                                  "power_state": {"mode": "reboot", "message": "bye"}})
+                                  "power_state": {"mode": "reboot", "delay": "now", "message": "bye"}})
     done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"),
                    env={"PATH": f"{fake}:{os.environ['PATH']}"})
     assert done.returncode == 0, done.stderr
@@ -414,3 +414,38 @@ def test_a_typo_in_a_top_level_key_stops_before_anything_runs(tmp_path, maaslike
     done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"), "--dry-run")
     assert done.returncode == 2 and "stoarge: unknown key; did you mean 'storage'?" in done.stderr
     assert not marks.exists()
+
+
+def test_extra_rsync_args_reach_the_copy_of_a_directory_source(tmp_path, maaslike_cmd):
+    """curtin's install.extra_rsync_args: here an --exclude keeps a directory of the image out of the target."""
+    image = tmp_path / "image"
+    (image / "etc").mkdir(parents=True)
+    (image / "etc/hostname").write_text("image\n")
+    (image / "var/cache/big").mkdir(parents=True)
+    (image / "var/cache/big/blob").write_bytes(b"x" * 4096)
+    target = tmp_path / "t"
+    cfg = write_config(tmp_path, {"stages": ["extract"], "extract_commands": {"builtin": ["curtin", "extract"]},
+                                  "sources": [f"cp://{image}"],
+                                  "install": {"extra_rsync_args": ["--exclude=/var/cache/big"]}})
+    done = install(maaslike_cmd, "--config", str(cfg), "--target", str(target))
+    assert done.returncode == 0, done.stderr
+    assert (target / "etc/hostname").read_text() == "image\n"
+    assert (target / "var/cache").is_dir() and not (target / "var/cache/big").exists()
+
+
+def test_extra_rsync_args_that_are_not_a_list_are_refused(tmp_path, maaslike_cmd):
+    cfg = write_config(tmp_path, {"install": {"extra_rsync_args": "--exclude=/x"}})
+    done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"))
+    assert done.returncode != 0 and "install.extra_rsync_args: expected a list of rsync arguments" in done.stderr
+
+
+@pytest.mark.parametrize("append", [True, False])
+def test_log_file_append_keeps_the_earlier_install_log(tmp_path, maaslike_cmd, append):
+    log = tmp_path / "install.log"
+    log.write_text("an earlier install's line\n")
+    cfg = write_config(tmp_path, {"early_commands": {"a": "echo this-install"},
+                                  "install": {"log_file_append": append}})
+    done = install(maaslike_cmd, "--config", str(cfg), "--target", str(tmp_path / "t"))
+    assert done.returncode == 0, done.stderr
+    text = log.read_text()
+    assert "this-install" in text and ("an earlier install's line" in text) is append

@@ -18,7 +18,6 @@ LABEL = {"same as curtin": keys.SAME, "extended": keys.EXTENDED, "refused": keys
 # A value of each refused key that asks for the feature (refused), and one that turns it off (accepted).
 ON_OFF = {
     "multipath": ({"mode": "enabled"}, {"mode": "disabled"}),
-    "kexec": ({"mode": "on"}, {"mode": "off"}),
     "pollinate": ({"user_agent": {"site": "lab"}}, {"user_agent": False}),
     "snap": ({"commands": ["snap install x"]}, None),
     "livepatch": ({"token": "t"}, {}),
@@ -29,10 +28,7 @@ ON_OFF = {
     "_ammend_centos_curthooks": (True, False),
     "kernel.mapping": ({"bookworm": {"6.1": "-cloud"}}, {}),
     "kernel.remove": ("existing", None),
-    "boot.reorder_uefi": (True, False),
-    "boot.reorder_uefi_force_fallback": (True, False),
-    "boot.remove_duplicate_entries": (True, False),
-    "boot.remove_old_uefi_loaders": (True, False),
+    "install.resume_data": ("/tmp/curtin-resume.json", None),
     "boot.alternatives": (["default"], None),
 }
 
@@ -122,3 +118,23 @@ def test_apt_legacy_conflicts_are_found_before_any_stage_runs():
 
     with pytest.raises(ConfigInvalid, match="apt_proxy"):
         checked_config(merge_configs([{"apt_proxy": "http://a.example:3128", "apt": {"proxy": "http://b.example:3128"}}]))
+
+
+def test_apply_net_commands_run_as_the_commands_of_a_stage_named_apply_net():
+    """curtin's apply_net_commands: a stage like any other, when the stage list names it."""
+    cfg = parse_install_config(merge_configs([{"stages": ["apply_net"],
+                                               "apply_net_commands": {"10": ["ip", "link"]}}]))
+    (stage,) = cfg.stages
+    assert stage.name == "apply_net" and [c.argv for c in stage.commands] == [("ip", "link")]
+
+
+def test_verbosity_and_proxies_reach_the_commands_environment(tmp_path):
+    from cloudinit_maaslike.install.environment import command_environment
+    from cloudinit_maaslike.install.workdir import create_workdir
+
+    raw = merge_configs([{"verbosity": 2, "proxy": {"http_proxy": "http://p:3128", "no_proxy": "10.0.0.0/8"}}])
+    cfg = parse_install_config(raw)
+    work = create_workdir(raw, base=str(tmp_path), target=str(tmp_path / "target"))
+    env = command_environment(cfg, work, "cmd-install", base={})
+    assert env["CURTIN_VERBOSITY"] == "2"
+    assert (env["http_proxy"], env["no_proxy"]) == ("http://p:3128", "10.0.0.0/8")

@@ -9,9 +9,11 @@ import tarfile
 import pytest
 
 from cloudinit_maaslike import runner
+from cloudinit_maaslike.config.model import PowerState
 from cloudinit_maaslike.install import engine as engine_module
 from cloudinit_maaslike.install.builtins import BUILTINS
 from cloudinit_maaslike.install.engine import Installer, InstallFailed
+from cloudinit_maaslike.install.finish import power_command
 from cloudinit_maaslike.install.prepare import prepare, validated_config
 from cloudinit_maaslike.reporting.reporter import Reporter
 from cloudinit_maaslike.runner import ProgramNotStarted
@@ -138,3 +140,86 @@ def test_a_failed_install_saves_config_and_log_in_the_work_dir_not_the_target(tm
     assert os.listdir(os.path.join(work.target, "root")) == []
     assert os.path.exists(os.path.join(work.top, "failed-install-cfg.yaml"))
     assert os.path.exists(os.path.join(work.top, "failed-install.log"))
+
+
+class PowerRecordingRunner(FakeRunner):
+    """Records the delayed power command instead of starting it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spawned = []
+
+    def spawn(self, argv, **popen):
+        self.calls.append(tuple(argv))
+        self.spawned.append(tuple(argv))
+        return None
+
+
+@pytest.fixture
+def kexec_install(tmp_path, monkeypatch):
+    """An install with kexec on and a target holding a Debian kernel; `kexec` found on PATH, never run."""
+    from cloudinit_maaslike.install import finish
+
+    monkeypatch.setattr(finish, "BLOCK_POWER_FILE", str(tmp_path / "no-block-file"))
+    programs = tmp_path / "sbin"
+    programs.mkdir()
+    (programs / "kexec").write_text("#!/bin/sh\n")
+    (programs / "kexec").chmod(0o755)
+    monkeypatch.setenv("PATH", str(programs))
+    install, work = installer(tmp_path, extract_commands={"builtin": None}, late_commands={"x": ["true"]},
+                              kexec={"mode": "on"}, power_state={"mode": "poweroff", "delay": "+5"})
+    boot = os.path.join(work.target, "boot")
+    os.makedirs(os.path.join(boot, "grub"))
+    with open(os.path.join(boot, "grub", "grub.cfg"), "w") as handle:
+        handle.write("set default=\"0\"\nmenuentry 'Debian GNU/Linux' {\n"
+                     "\tlinux\t/boot/vmlinuz-6.1.0-28-amd64 root=UUID=0c3a ro quiet\n"
+                     "\tinitrd\t/boot/initrd.img-6.1.0-28-amd64\n}\n")
+    for name in ("vmlinuz-6.1.0-28-amd64", "initrd.img-6.1.0-28-amd64"):
+        with open(os.path.join(boot, name), "wb") as handle:
+            handle.write(b"\x7fELF")
+    return install, work
+
+
+def test_kexec_loads_the_installed_kernel_and_reboots_now_instead_of_power_state(kexec_install, reported,
+                                                                                 unmounted):
+    install, work = kexec_install
+    with runner.replaced(PowerRecordingRunner()) as fake:
+        install.run()
+    boot = os.path.join(work.target, "boot")
+    load = ("kexec", "-l", f"{boot}/vmlinuz-6.1.0-28-amd64", "--append=root=UUID=0c3a ro quiet",
+            f"--initrd={boot}/initrd.img-6.1.0-28-amd64")
+    reboot = tuple(power_command(PowerState("reboot", "now", "rebooting with kexec")))
+    assert reboot[-5:] == ("0", "shutdown", "-r", "now", "rebooting with kexec")
+    assert fake.calls == [("true",), load, reboot]
+    assert fake.spawned == [reboot]
+    assert ("cmd-install/kexec", "SUCCESS") in reported["finish"]
+    assert reported["finish"][-1] == ("cmd-install", "SUCCESS") and reported["signal"][0][0] == "OK"
+    assert unmounted == [work.target]  # after kexec -l read the kernel from it
+
+
+def test_kexec_with_nothing_to_load_keeps_the_configured_power_state(kexec_install, reported, unmounted):
+    install, work = kexec_install
+    with open(os.path.join(work.target, "boot", "grub", "grub.cfg"), "w") as handle:
+        handle.write("# no entries\n")
+    with runner.replaced(PowerRecordingRunner()) as fake:
+        install.run()
+    assert [argv[-4:] for argv in fake.spawned] == [("5m", "shutdown", "-P", "now")]
+    assert reported["signal"][0][0] == "OK"
+
+
+def test_a_failing_kexec_l_fails_the_install_and_is_reported(kexec_install, reported, unmounted):
+    install, work = kexec_install
+    with runner.replaced(PowerRecordingRunner({"kexec": 1})) as fake, pytest.raises(InstallFailed) as info:
+        install.run()
+    message = str(info.value)
+    assert message == ("kexec: loading the target's kernel /boot/vmlinuz-6.1.0-28-amd64 failed"
+                       " (kexec -l: exit status 1): kexec: failed")
+    assert fake.spawned == []  # no reboot after a failed install
+    assert ("cmd-install/kexec", "FAIL") in reported["finish"]
+    assert ("cmd-install", "FAIL") in reported["finish"]
+    assert reported["signal"] == [("FAILED", message)]
+    assert unmounted == [work.target]
+    with open(work.report_file) as handle:
+        report = json.load(handle)
+    assert report["result"] == "FAIL" and report["failed_stage"] == "kexec"
+    assert [s["result"] for s in report["stages"]] == ["SUCCESS"] * len(report["stages"])

@@ -39,6 +39,16 @@ def test_dotdot_never_climbs_above_the_target(layout):
     assert targetfs.resolve(str(root), "../../../real/root/../x") == str(root / "real/x")
 
 
+def test_strict_refuses_what_climbs_above_the_target_instead_of_stopping_at_its_root(layout):
+    root, _ = layout
+    with pytest.raises(targetfs.TargetPathError, match="root/x in the target .*: leads out of the target"):
+        targetfs.resolve(str(root), "/root/x", strict=True)  # the link climbs
+    with pytest.raises(targetfs.TargetPathError, match="leads out of the target"):
+        targetfs.resolve(str(root), "../x", strict=True)
+    assert targetfs.resolve(str(root), "/real/etc/../root/x", strict=True) == str(root / "real/root/x")
+    assert targetfs.resolve(str(root), "/boot/vmlinuz", strict=True) == str(root / "real/boot/vmlinuz")
+
+
 def test_link_loops_are_refused(tmp_path):
     (tmp_path / "a").symlink_to("/b")
     (tmp_path / "b").symlink_to("/a")
