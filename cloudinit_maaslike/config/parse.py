@@ -33,7 +33,7 @@ from .problems import Problems
 # A part's validator: problems go to Problems; what it returns (its parsed
 # section, if any) is kept in InstallConfig.sections.
 Validator = Callable[[Any, str, Problems], Any]
-WHOLE = "*"  # a validator under this key gets the whole config (sections that read several keys)
+WHOLE = "*"  # a validator under this key (or "*name") gets the whole config (sections that read several keys)
 
 KNOWN_TOP = keys.top_level_names()
 KNOWN_INSTALL = keys.section_names("install")
@@ -332,8 +332,10 @@ def parse_install_config(
     expect(problems, showtrace, (bool,), "showtrace")
     sections: Dict[str, Any] = {}
     for key, validate in (validators or {}).items():
-        if key == WHOLE:
-            validate(raw, "", problems)
+        if key.startswith(WHOLE):  # "*name": the whole config in, the result kept as section `name`
+            parsed = validate(raw, "", problems)
+            if parsed is not None and key != WHOLE:
+                sections[key[len(WHOLE):]] = parsed
         elif key in raw:
             parsed = validate(raw[key], key, problems)
             if parsed is not None:

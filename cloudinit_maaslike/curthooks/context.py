@@ -11,11 +11,26 @@ import contextlib
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Dict, Iterator, Mapping, Optional, Protocol, Sequence, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    ContextManager,
+    Dict,
+    Iterator,
+    Mapping,
+    Optional,
+    Protocol,
+    Sequence,
+    Union,
+)
 
 from .. import targetfs
 from ..errors import MaaslikeError
 from ..runner import Finished
+
+if TYPE_CHECKING:
+    from .steps import CurthooksSettings
 
 
 class RunInTarget(Protocol):
@@ -43,6 +58,19 @@ class HookContext:
     event: Callable[[str, str], ContextManager[None]] = _no_event
     host_root: str = "/"  # for tests: where /proc/cmdline, /sys/firmware live
     facts: Dict[str, Any] = field(default_factory=dict)  # what steps learn (os-release…)
+    parsed: Optional[CurthooksSettings] = None  # given by the engine, which parsed the config at validation
+
+    @property
+    def settings(self) -> CurthooksSettings:
+        """The config as parsed once at validation; parsed here from `cfg` when no one handed it in."""
+        if self.parsed is None:
+            from ..config.problems import Problems
+            from .steps import parse_curthooks
+
+            problems = Problems()
+            self.parsed = parse_curthooks(self.cfg, problems)
+            problems.raise_if_any("curthooks config")
+        return self.parsed
 
     def path(self, *parts: str) -> str:
         """The host path of a target path, its links resolved inside the target."""

@@ -1,9 +1,11 @@
 """The built-in curthooks, in curtin's order, each a small named step.
 
-Every step validates its section before the stage writes anything (see
-`validate_curthooks`, also run with the whole install config), reports its
-own event (``…/cmd-curthooks/<step>``), and is idempotent: running the whole
-list twice leaves the same target.
+The config is parsed once, before the stage writes anything
+(`parse_curthooks`, run with the whole install config at validation): every
+section a step reads becomes part of one frozen `CurthooksSettings`, and the
+steps read only that (``ctx.settings``), never the raw dict.  Each step
+reports its own event (``…/cmd-curthooks/<step>``) and is idempotent: running
+the whole list twice leaves the same target.
 """
 
 from __future__ import annotations
@@ -54,6 +56,20 @@ STEPS = (
     Step("updating-initramfs", "updating the initramfs", system.update_initramfs),
     Step("installing-bootloader", "installing the bootloader", bootloader.install_bootloader),
 )
+
+
+@dataclass(frozen=True)
+class CurthooksSettings:
+    """Every curthooks section, as parsed at validation: what the steps read."""
+
+    mode: str = "auto"  # curthooks.mode: auto | builtin | target
+
+
+def parse_curthooks(cfg: Mapping[str, Any], problems: Problems) -> CurthooksSettings:
+    """The whole config in (apt also reads legacy top-level keys), every problem into `problems`."""
+    validate_curthooks(cfg, problems)
+    mode = (cfg.get("curthooks") or {}).get("mode", "auto") if isinstance(cfg.get("curthooks"), Mapping) else "auto"
+    return CurthooksSettings(mode=str(mode))
 
 
 def validate_curthooks(cfg: Mapping[str, Any], problems: Problems) -> None:

@@ -40,7 +40,8 @@ def curtin_state(ctx: StepContext) -> Dict[str, Optional[str]]:
 
 
 def curthooks(ctx: StepContext, args: Sequence[str]) -> None:
-    mode = (ctx.config.raw.get("curthooks") or {}).get("mode", "auto")
+    settings = ctx.config.parsed("curthooks")
+    mode = settings.mode
     hook = targetfs.resolve(ctx.work.target, HOOK)
     if mode in ("auto", "target") and os.path.isfile(hook):
         ctx.log.info("curthooks: the image brings /%s; running it instead of the built-ins", HOOK)
@@ -56,5 +57,5 @@ def curthooks(ctx: StepContext, args: Sequence[str]) -> None:
                              capture=capture)
 
     builtin_curthooks(ctx.config.raw, ctx.work.target, curtin_state(ctx), log=ctx.log,
-                      in_target=in_target, event=ctx.event)
+                      in_target=in_target, event=ctx.event, settings=settings)
 

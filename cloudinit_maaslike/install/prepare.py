@@ -11,8 +11,7 @@ from typing import Any, Dict, Iterable, Mapping, Optional, Tuple
 from ..config.merge import merge_configs
 from ..config.model import InstallConfig
 from ..config.parse import WHOLE, Validator, parse_install_config
-from ..curthooks import apt, bootloader, cloudconfig, swap, system, writefiles
-from ..curthooks.steps import validate_curthooks
+from ..curthooks.steps import parse_curthooks
 from ..net.schema import validate_network
 from ..sources.spec import validate_sources
 from ..storage.schema import validate_storage
@@ -24,17 +23,9 @@ SECTION_VALIDATORS: Dict[str, Validator] = {
     "storage": validate_storage,
     "sources": validate_sources,
     "network": validate_network,
-    "write_files": writefiles.validate,
-    "swap": swap.validate,
-    "cloudconfig": cloudconfig.validate,
-    "kernel": system.validate_kernel,
-    "hostname": system.validate_hostname,
-    "initramfs": system.validate_initramfs,
-    # apt reads its legacy top-level keys too (apt_proxy, apt_mirrors, debconf_selections)
-    WHOLE: lambda raw, path, problems: apt.validate(raw, problems),
-    "grub": lambda raw, path, problems: bootloader.validate({"grub": raw}, problems),
-    "boot": lambda raw, path, problems: bootloader.validate({"boot": raw}, problems),
-    "curthooks": lambda raw, path, problems: validate_curthooks({"curthooks": raw}, problems),
+    # every section the curthooks read, parsed into one CurthooksSettings (apt
+    # also reads legacy top-level keys: apt_proxy, apt_mirrors, debconf_selections)
+    WHOLE + "curthooks": lambda raw, path, problems: parse_curthooks(raw, problems),
 }
 
 
