@@ -47,6 +47,31 @@ def test_a_uefi_machine_installs_and_boots_from_its_own_nvram_entry(uefi):
     assert "Failed to mount" not in uefi.installed_console, "an fstab entry did not mount"
 
 
+def nvram_entries(check):
+    """The installed system's `efibootmgr -v`, as the check line carries it (spaces dropped)."""
+    fields = dict(line.split(":", 1) for line in check.split(";") if ":" in line and not line.startswith("Boot0"))
+    entries = {}
+    for line in check.split(";"):
+        if line.startswith("Boot") and "|" in line:
+            head, _, path = line.partition("|")
+            entries[head[4:8]] = (head[8:].lstrip("*"), path)
+    return fields.get("BootCurrent", ""), fields.get("BootOrder", "").split(","), entries
+
+
+def test_the_uefi_install_tidies_nvram_as_curtin_does(uefi):
+    current, order, entries = nvram_entries(uefi.check["nvram"])
+    # it booted the entry grub-install made, the only one named debian
+    debian = [n for n, (name, _) in entries.items() if name == "debian"]
+    assert debian == [current] and "grubx64.efi" in entries[current][1], uefi.check["nvram"]
+    # the earlier install's loader was removed before grub-install
+    assert not any("shimx64" in path for _, path in entries.values())
+    assert "removing UEFI entry Boot0011 (debian) of an earlier install" in uefi.install_console
+    # the network entry stays first (MAAS must be able to PXE the machine again), once
+    lab = [n for n, (name, _) in entries.items() if name == "UEFIPXEv4(lab)"]
+    assert lab == ["0010"] and order.index("0010") < order.index(current), uefi.check["nvram"]
+    assert "removing UEFI entry Boot0012 (UEFI PXEv4 (lab)): it repeats another" in uefi.install_console
+
+
 def test_raid1_and_lvm_are_built_and_assembled_by_the_installed_system(raid_lvm):
     assert raid_lvm.check["status"] == "deployed"
     # assembled at boot under the name the layout gave it (the initramfs has its mdadm.conf)

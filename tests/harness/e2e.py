@@ -47,7 +47,7 @@ runcmd:
   - [sh, -c, 'echo "{CHECK} host=$(hostname) key=$(cut -d" " -f2 /home/debian/.ssh/authorized_keys | head -1)
      fw=$(test -d /sys/firmware/efi && echo uefi || echo bios)
      srv=$(findmnt -no SOURCE,FSTYPE /srv | tr " " ,) md=$(for d in /sys/block/md*; do test -e $d/md/level &&
-     echo ${{d##*/}}:$(cat $d/md/level); done | head -1)"
+     echo ${{d##*/}}:$(cat $d/md/level); done | head -1) nv=$(efibootmgr -v 2>/dev/null | tr -d " " | tr "\\t\\n" "|;")"
      > /dev/ttyS0']
 """
 
@@ -88,8 +88,36 @@ class Scenario:
     curtin: Optional[Dict[str, Any]] = None  # more curtin config for the node
 
 
+# What a redeployed MAAS machine's NVRAM holds before the install: an earlier
+# install's loader first, and a network entry twice (written through efivarfs
+# in an early command, so the install's NVRAM step has something to tidy).  The
+# network entry names a NIC the VM does not have, so firmware skips it at once.
+SEED_NVRAM = r"""
+import os, struct, subprocess
+VARS, GUID = "/sys/firmware/efi/efivars/", "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+def node(kind, sub, data): return struct.pack("<BBH", kind, sub, 4 + len(data)) + data
+END = node(0x7F, 0xFF, b"")
+def option(name, path): return struct.pack("<IH", 1, len(path)) + (name + "\0").encode("utf-16-le") + path
+def put(var, data):
+    path = VARS + var + "-" + GUID
+    if os.path.exists(path):
+        subprocess.run(["chattr", "-i", path], check=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.write(fd, struct.pack("<I", 7) + data)
+    os.close(fd)
+net = node(3, 11, bytes.fromhex("020000000099") + bytes(26) + b"\x01") + END
+old = node(4, 4, "\\EFI\\debian\\shimx64.efi\0".encode("utf-16-le")) + END
+put("Boot0010", option("UEFI PXEv4 (lab)", net))
+put("Boot0011", option("debian", old))
+put("Boot0012", option("UEFI PXEv4 (lab)", net))
+with open(VARS + "BootOrder-" + GUID, "rb") as handle:
+    raw = handle.read()[4:]
+order = [0x11] + list(struct.unpack("<%dH" % (len(raw) // 2), raw)) + [0x10, 0x12]
+put("BootOrder", struct.pack("<%dH" % len(order), *order))
+"""
+
 BIOS = Scenario()
-UEFI = Scenario("uefi", uefi=True)
+UEFI = Scenario("uefi", uefi=True, curtin={"early_commands": {"seed-nvram": ["python3", "-c", SEED_NVRAM]}})
 RAID_LVM = Scenario("raid-lvm", extra_disks=2, storage=RAID_LVM_STORAGE)
 # The install alone, of a debootstrap minbase root (no kernel, no grub): the
 # figure issue 7 names for the install itself.
@@ -252,14 +280,14 @@ def run(workdir: str, timeline_path: Optional[str] = None, log=print, scenario: 
                                 os.path.join(vmdir, "installed.OVMF_VARS.fd"))
             with qemu.VM(spec2) as vm:
                 try:
-                    found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*) fw=(\S*) srv=(\S*) md=(\S*)", 900,
+                    found = vm.wait_for(rf"{CHECK} host=(\S*) key=(\S*) fw=(\S*) srv=(\S*) md=(\S*) nv=(\S*)", 900,
                                         "the installed system's check", fail_on=qemu.BOOT_FAILED)
                 except qemu.VMError as exc:
                     events, _ = node_records(state)
                     raise E2EFailed(f"second boot: {exc}", exc.report() + _summary(events)) from None
                 finished = time.time()
                 installed_console = vm.serial()
-            check = dict(zip(("host", "key", "firmware", "srv", "md"), found.groups()))
+            check = dict(zip(("host", "key", "firmware", "srv", "md", "nvram"), found.groups()))
         events, node_state = node_records(state)
     finally:
         server.stop()
