@@ -151,6 +151,12 @@ NESTED: Dict[str, Tuple[Key, ...]] = {
     "power_state": (Key("power_state.mode", SAME), Key("power_state.delay", SAME),
                     Key("power_state.message", SAME), Key("power_state.timeout", SAME),
                     Key("power_state.condition", SAME)),
+    "block-meta": (
+        Key("block-meta.devices", SAME),
+        Key("block-meta.format", SAME, "uefi, gpt, mbr or msdos; prep (PowerPC) is refused"),
+        Key("block-meta.boot-partition", REFUSED, "simple mode's separate boot partition is not built; describe "
+            "the layout with storage: instead", lambda v: not (isinstance(v, Mapping) and v.get("enabled"))),
+    ),
     "curthooks": (Key("curthooks.mode", EXTENDED, "also builtin: run only the built-in steps"),),
     "proxy": (Key("proxy.http_proxy", SAME), Key("proxy.https_proxy", SAME), Key("proxy.no_proxy", SAME)),
 }

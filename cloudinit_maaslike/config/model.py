@@ -95,7 +95,7 @@ class LegacyMaasReporter:
 
 @dataclass(frozen=True)
 class PowerState:
-    mode: str  # reboot | poweroff | halt
+    mode: str  # reboot | poweroff | halt; kexec (not a config value: the reboot after kexec's load)
     delay: str = "now"
     message: Optional[str] = None
 

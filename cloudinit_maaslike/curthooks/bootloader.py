@@ -29,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Any, Dict, Iterator, List, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
 
@@ -51,15 +52,22 @@ _EFI_TARGETS = {"x86_64": ("x86_64-efi", "grub-efi-amd64"), "aarch64": ("arm64-e
                 "i686": ("i386-efi", "grub-efi-ia32"), "riscv64": ("riscv64-efi", "grub-efi-riscv64")}
 
 
-def settings(cfg: Mapping[str, Any]) -> Dict[str, Any]:
-    """``boot``, or the legacy ``grub`` translated as curtin translates it."""
-    boot = dict(cfg.get("boot" if "boot" in cfg else "grub") or {})
-    if "grub_install_devices" in cfg and "install_devices" not in cfg:
-        boot["install_devices"] = cfg["grub_install_devices"]
-    return boot
+@dataclass(frozen=True)
+class BootSettings:
+    """``boot`` (or the legacy ``grub`` and ``grub_install_devices``), parsed with curtin's defaults."""
+
+    # None: the disks the storage layout marks (BIOS) or the ESP (UEFI);
+    # (): grub goes on no disk (install_devices: null or [])
+    install_devices: Optional[Tuple[str, ...]] = None
+    replace_linux_default: bool = True
+    probe_additional_os: bool = False
+    terminal: str = "console"
+    kernel_cmdline: Tuple[str, ...] = ()
+    nvram: nvram.NvramSettings = field(default_factory=nvram.NvramSettings)
 
 
-def validate(cfg: Mapping[str, Any], problems: Problems) -> None:
+def parse(cfg: Mapping[str, Any], problems: Problems) -> BootSettings:
+    """The bootloader keys of the whole config; problems are reported with their key path."""
     if cfg.get("boot") is not None and cfg.get("grub"):
         problems.error("grub", "both grub and boot are given (curtin refuses this too): keep boot")
     for key in ("grub", "boot"):
@@ -80,6 +88,33 @@ def validate(cfg: Mapping[str, Any], problems: Problems) -> None:
         terminal = section.get("terminal")
         if terminal is not None and not isinstance(terminal, str):
             problems.error(f"{key}.terminal", f"expected a string like console or 'console serial', got {terminal!r}")
+    boot = _section(cfg)
+    explicit = boot.get("install_devices", _UNSET)
+    if explicit is _UNSET:
+        devices_given: Optional[Tuple[str, ...]] = None
+    elif isinstance(explicit, str):
+        devices_given = (explicit,)
+    elif isinstance(explicit, list):
+        devices_given = tuple(str(d) for d in explicit)
+    else:
+        devices_given = ()
+    return BootSettings(
+        install_devices=devices_given,
+        replace_linux_default=as_boolean(boot.get("replace_linux_default", True)),
+        probe_additional_os=as_boolean(boot.get("probe_additional_os", False)),
+        terminal=str(boot.get("terminal", "console")),
+        kernel_cmdline=tuple(str(boot.get("kernel_cmdline") or "").split()),
+        nvram=nvram.NvramSettings.from_boot(boot),
+    )
+
+
+def _section(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+    """``boot``, or the legacy ``grub`` translated as curtin translates it."""
+    chosen = cfg.get("boot" if "boot" in cfg else "grub")
+    boot = dict(chosen) if isinstance(chosen, Mapping) else {}
+    if "grub_install_devices" in cfg and "install_devices" not in cfg:
+        boot["install_devices"] = cfg["grub_install_devices"]
+    return boot
 
 
 def is_uefi(ctx: HookContext) -> bool:
@@ -113,17 +148,16 @@ def _read(path: str) -> Optional[str]:
         return None
 
 
-def write_defaults(ctx: HookContext, boot: Mapping[str, Any]) -> List[str]:
+def write_defaults(ctx: HookContext, boot: BootSettings) -> List[str]:
     """``/etc/default/grub`` and ``50-curtin-settings.cfg``, as curtin leaves them."""
     done = []
     cloudimg = ctx.path(CLOUDIMG_SETTINGS)
     if os.path.exists(cloudimg):
         os.replace(cloudimg, cloudimg + ".disabled")
         done.append("/" + CLOUDIMG_SETTINGS + ".disabled")
-    if as_boolean(boot.get("replace_linux_default", True)):
+    if boot.replace_linux_default:
         params = carryover_params(_read(os.path.join(ctx.host_root, "proc/cmdline")) or "")
-        extra = str(boot.get("kernel_cmdline") or "").split()
-        line = f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join(extra + params)}"'
+        line = f'GRUB_CMDLINE_LINUX_DEFAULT="{" ".join([*boot.kernel_cmdline, *params])}"'
         current = _read(ctx.path(GRUB_DEFAULTS)) or ""
         found = re.search(r"GRUB_CMDLINE_LINUX_DEFAULT=.*", current)
         updated = (current[:found.start()] + line + current[found.end():]) if found else current + line + "\n"
@@ -131,12 +165,11 @@ def write_defaults(ctx: HookContext, boot: Mapping[str, Any]) -> List[str]:
             ctx.write(GRUB_DEFAULTS, updated, mode=0o644)
         done.append("/" + GRUB_DEFAULTS)
     block = ""
-    if not as_boolean(boot.get("probe_additional_os", False)):
+    if not boot.probe_additional_os:
         block += ("# Curtin disable grub os prober that might find other OS installs.\n"
                   'GRUB_DISABLE_OS_PROBER="true"\n')
-    terminal = str(boot.get("terminal", "console"))
-    if terminal.lower() != "unmodified":
-        block += f'# Curtin configured GRUB_TERMINAL value\nGRUB_TERMINAL="{terminal}"'
+    if boot.terminal.lower() != "unmodified":
+        block += f'# Curtin configured GRUB_TERMINAL value\nGRUB_TERMINAL="{boot.terminal}"'
     if block:
         current = _read(ctx.path(GRUB_SETTINGS)) or ""
         if not current.endswith(block):  # curtin appends; a rerun must not append twice
@@ -213,15 +246,14 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     if not ctx.has("usr/sbin/grub-install"):
         ctx.log.warning("curthooks: the image has no grub-install; not installing a bootloader")
         return []
-    boot = settings(ctx.cfg)
+    boot: BootSettings = ctx.settings.boot
     done = write_defaults(ctx, boot)
     uefi = is_uefi(ctx)
-    explicit = boot.get("install_devices", _UNSET)
-    if explicit is None or explicit == []:
-        ctx.log.info("curthooks: install_devices is %r: grub goes on no disk", explicit)
+    if boot.install_devices == ():
+        ctx.log.info("curthooks: install_devices is empty: grub goes on no disk")
         return done
-    if explicit is not _UNSET:
-        devices = [explicit] if isinstance(explicit, str) else [str(d) for d in explicit]
+    if boot.install_devices is not None:
+        devices = list(boot.install_devices)
     else:
         devices = esp_devices(ctx) if uefi else grub_devices(ctx)
     if not devices and not uefi:
@@ -243,7 +275,7 @@ def install_bootloader(ctx: HookContext) -> List[str]:
     ctx.run(["update-grub"], "bootloader config")
     done.append("grub.cfg")
     if uefi:
-        nv = nvram.NvramSettings.from_boot(boot)
+        nv = boot.nvram
         tidy = nv.update_nvram and ctx.has("usr/bin/efibootmgr", "bin/efibootmgr")
         if nv.update_nvram and not tidy:
             ctx.log.warning("curthooks: the image has no efibootmgr: the UEFI boot entries are left as "

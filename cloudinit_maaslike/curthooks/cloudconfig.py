@@ -3,16 +3,16 @@
 Each entry becomes ``etc/cloud/cloud.cfg.d/95-cloudconfig-<name>.cfg``, curtin's
 name: cloud-init reads that directory in name order, so 95 is what lets MAAS's
 settings win over the image's own ``90_*.cfg`` (Debian's ``90_dpkg.cfg`` sets
-``datasource_list``).  An entry is written as a `write_files` entry
-(``content``, ``encoding``, ``permissions``, ``owner``); its ``path`` is
-ignored, as curtin ignores it.  Extended: without ``permissions``, a file that
-holds credentials is written 0600, not 0644.
+``datasource_list``).  An entry is a `write_files` entry (``content``,
+``encoding``, ``permissions``, ``owner``), parsed once at validation; its
+``path`` is ignored, as curtin ignores it.  Extended: without
+``permissions``, a file that holds credentials is written 0600, not 0644.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, List, Mapping, Tuple
 
 from ..config.problems import Problems
 from . import writefiles
@@ -38,12 +38,13 @@ def as_write_files(raw: Any) -> Dict[str, Mapping[str, Any]]:
     return found
 
 
-def validate(raw: Any, path: str, problems: Problems) -> None:
+def parse(raw: Any, path: str, problems: Problems) -> Tuple[writefiles.WriteFile, ...]:
+    """The files the section stands for, at their 95-cloudconfig names; problems name their key path."""
     if raw is None:
-        return
+        return ()
     if not isinstance(raw, Mapping):
         problems.error(path, "expected a mapping of name: {content: …}")
-        return
+        return ()
     well_formed = True
     for name, entry in raw.items():
         where = f"{path}.{name}"
@@ -54,9 +55,10 @@ def validate(raw: Any, path: str, problems: Problems) -> None:
             well_formed = False
         elif "path" in entry:
             problems.warn(f"{where}.path", f"ignored, as curtin ignores it: the file is /{file_name(str(name))}")
-    if well_formed:
-        writefiles.validate(as_write_files(raw), path, problems)
+    if not well_formed:
+        return ()
+    return writefiles.parse(as_write_files(raw), path, problems)
 
 
-def write_cloudconfig(ctx: HookContext, raw: Any) -> List[str]:
-    return writefiles.write_files(ctx, as_write_files(raw))
+def write_cloudconfig(ctx: HookContext) -> List[str]:
+    return writefiles.write_files(ctx, ctx.settings.cloudconfig)

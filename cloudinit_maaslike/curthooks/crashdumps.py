@@ -8,16 +8,34 @@ script turns them off, when kdump-tools is installed.
 
 from __future__ import annotations
 
-from typing import List
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional
 
+from ..config.problems import Problems
 from . import dpkgstatus, upgrade
 from .context import HookContext
 
 SCRIPT = "/usr/share/kdump-tools/kdump_set_default"
 
 
+@dataclass(frozen=True)
+class CrashDumpSettings:
+    enabled: Optional[bool] = None  # None: kdump-tools' own script decides
+
+
+def parse(raw: Any, path: str, problems: Problems) -> CrashDumpSettings:
+    """``kernel-crash-dumps``: ``enabled`` as curtin reads it (null: automatic, else Python's truth)."""
+    if not raw:
+        return CrashDumpSettings()
+    if not isinstance(raw, Mapping):
+        problems.error(path, f"expected {{enabled: true|false|null}}, got {raw!r}")
+        return CrashDumpSettings()
+    enabled = raw.get("enabled")
+    return CrashDumpSettings(enabled=None if enabled is None else bool(enabled))
+
+
 def configure(ctx: HookContext) -> List[str]:
-    enabled = (ctx.cfg.get("kernel-crash-dumps") or {}).get("enabled")
+    enabled = ctx.settings.crash_dumps.enabled
     has_script = ctx.has(SCRIPT.lstrip("/"))
     if enabled is None:
         if not has_script:

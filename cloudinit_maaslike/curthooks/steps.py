@@ -11,8 +11,8 @@ the whole list twice leaves the same target.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ..config.problems import Problems
 from . import apt, bootloader, cloudconfig, crashdumps, swap, system, upgrade, writefiles
@@ -39,7 +39,7 @@ def _network(ctx: HookContext) -> List[str]:
 STEPS = (
     Step("configuring-apt", "configuring apt in the target", apt.configure_apt),
     Step("disabling-overlayroot", "disabling the image's overlayroot", system.disable_overlayroot),
-    Step("writing-files", "writing write_files", lambda c: writefiles.write_files(c, c.cfg.get("write_files"))),
+    Step("writing-files", "writing write_files", lambda c: writefiles.write_files(c, c.settings.write_files)),
     Step("configuring-raid", "copying the RAID configuration", system.copy_mdadm_conf),
     Step("writing-kernel-img-conf", "writing /etc/kernel-img.conf", system.write_kernel_img_conf),
     Step("installing-kernel", "installing a kernel if the image has none", system.install_kernel),
@@ -47,7 +47,7 @@ STEPS = (
          system.restore_dist_interfaces),
     Step("setting-up-swap", "setting up swap", lambda c: swap.setup_swap(c, c.state.get("fstab"))),
     Step("writing-cloudconfig", "writing cloud-init config for the installed system",
-         lambda c: cloudconfig.write_cloudconfig(c, c.cfg.get("cloudconfig"))),
+         cloudconfig.write_cloudconfig),
     Step("applying-networking", "writing the network config", _network),
     Step("writing-fstab", "writing /etc/fstab", system.write_fstab),
     Step("upgrading-system", "upgrading the installed system (system_upgrade)", upgrade.system_upgrade),
@@ -63,24 +63,43 @@ class CurthooksSettings:
     """Every curthooks section, as parsed at validation: what the steps read."""
 
     mode: str = "auto"  # curthooks.mode: auto | builtin | target
+    write_files: Tuple[writefiles.WriteFile, ...] = ()
+    swap: swap.SwapSettings = field(default_factory=swap.SwapSettings)
+    cloudconfig: Tuple[writefiles.WriteFile, ...] = ()  # at their 95-cloudconfig-<name>.cfg paths
+    kernel: system.KernelSettings = field(default_factory=system.KernelSettings)
+    hostname: Optional[str] = None  # None: the image's own
+    initramfs: system.InitramfsSettings = field(default_factory=system.InitramfsSettings)
+    disable_overlayroot: bool = True
+    restore_dist_interfaces: bool = True
+    system_upgrade: upgrade.SystemUpgradeSettings = field(default_factory=upgrade.SystemUpgradeSettings)
+    crash_dumps: crashdumps.CrashDumpSettings = field(default_factory=crashdumps.CrashDumpSettings)
+    apt: apt.AptSettings = field(default_factory=apt.AptSettings)
+    boot: bootloader.BootSettings = field(default_factory=bootloader.BootSettings)
 
 
 def parse_curthooks(cfg: Mapping[str, Any], problems: Problems) -> CurthooksSettings:
     """The whole config in (apt also reads legacy top-level keys), every problem into `problems`."""
+    apt_settings = apt.parse(cfg, problems)  # first, so its problems are listed first
     validate_curthooks(cfg, problems)
     mode = (cfg.get("curthooks") or {}).get("mode", "auto") if isinstance(cfg.get("curthooks"), Mapping) else "auto"
-    return CurthooksSettings(mode=str(mode))
+    return CurthooksSettings(
+        mode=str(mode),
+        write_files=writefiles.parse(cfg.get("write_files"), "write_files", problems),
+        swap=swap.parse(cfg["swap"], "swap", problems) if "swap" in cfg else swap.SwapSettings(),
+        cloudconfig=cloudconfig.parse(cfg.get("cloudconfig"), "cloudconfig", problems),
+        kernel=system.parse_kernel(cfg.get("kernel"), "kernel", problems),
+        hostname=system.parse_hostname(cfg.get("hostname"), "hostname", problems),
+        initramfs=system.parse_initramfs(cfg.get("initramfs"), "initramfs", problems),
+        disable_overlayroot=system.parse_switch(cfg, "disable_overlayroot"),
+        restore_dist_interfaces=system.parse_switch(cfg, "restore_dist_interfaces"),
+        system_upgrade=upgrade.parse(cfg.get("system_upgrade"), "system_upgrade", problems),
+        crash_dumps=crashdumps.parse(cfg.get("kernel-crash-dumps"), "kernel-crash-dumps", problems),
+        apt=apt_settings,
+        boot=bootloader.parse(cfg, problems),
+    )
 
 
 def validate_curthooks(cfg: Mapping[str, Any], problems: Problems) -> None:
-    apt.validate(cfg, problems)
-    writefiles.validate(cfg.get("write_files"), "write_files", problems)
-    swap.validate(cfg.get("swap"), "swap", problems)
-    cloudconfig.validate(cfg.get("cloudconfig"), "cloudconfig", problems)
-    system.validate_kernel(cfg.get("kernel"), "kernel", problems)
-    system.validate_hostname(cfg.get("hostname"), "hostname", problems)
-    system.validate_initramfs(cfg.get("initramfs"), "initramfs", problems)
-    bootloader.validate(cfg, problems)
     mode = (cfg.get("curthooks") or {}).get("mode", "auto")
     if mode not in ("auto", "builtin", "target"):
         problems.error("curthooks.mode", f"expected auto, builtin or target, got {mode!r}")

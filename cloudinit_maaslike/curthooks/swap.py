@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, List, Mapping, Optional
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
 
 from .. import runner, targetfs
 from ..config.problems import Problems
@@ -72,8 +73,15 @@ def _free_bytes(path: str) -> int:
     return found.f_frsize * found.f_bfree
 
 
-def disabled(cfg: Mapping[str, Any]) -> bool:
-    return "swap" in cfg and not cfg.get("swap")
+@dataclass(frozen=True)
+class SwapSettings:
+    """``swap``, parsed; the defaults are a config without the key (curtin's suggestion)."""
+
+    enabled: bool = True  # false: the key is present but empty (swap: {}, null, false)
+    size: Optional[int] = None  # bytes; None: curtin's suggestion; 0: no swap
+    maxsize: Optional[int] = None  # bounds only the suggestion
+    filename: str = "/swap.img"  # from the target's root
+    force: bool = False  # a swap file even where it may not work
 
 
 def _bytes(value: Any) -> Optional[int]:
@@ -81,33 +89,38 @@ def _bytes(value: Any) -> Optional[int]:
     return None if value is None or value == "" else parse_size(str(value))
 
 
-def wanted_size(ctx: HookContext) -> int:
-    swap = ctx.cfg.get("swap") or {}
-    size = _bytes(swap.get("size"))
-    if size is None:
-        memory = memory_total(os.path.join(ctx.host_root, "proc/meminfo"))
-        size = suggested_size(memory, _free_bytes(ctx.target), _bytes(swap.get("maxsize")))
-    return size
-
-
-def validate(raw: Any, path: str, problems: Problems) -> None:
+def parse(raw: Any, path: str, problems: Problems) -> SwapSettings:
+    """The value of a *present* ``swap`` key (an absent one is ``SwapSettings()``)."""
     if not raw:
-        return
+        return SwapSettings(enabled=False)
     if not isinstance(raw, Mapping):
         problems.error(path, "expected {size: …, maxsize: …, filename: …, force: …} or nothing to turn swap off")
-        return
+        return SwapSettings(enabled=False)
+    sizes: Dict[str, Optional[int]] = {}
     for key in ("size", "maxsize"):
         try:
-            _bytes(raw.get(key))
+            sizes[key] = _bytes(raw.get(key))
         except BadSize as exc:
             problems.error(f"{path}.{key}", str(exc))
+            sizes[key] = None
     name = raw.get("filename")
     if name is not None and (not isinstance(name, str) or not name.strip("/")):
         problems.error(f"{path}.filename", f"expected a file path, got {name!r}")
+        name = None
     if raw.get("force") is not None and not isinstance(raw.get("force"), bool):
         problems.error(f"{path}.force", f"expected true or false, got {raw.get('force')!r}")
     for key in sorted(set(raw) - {"size", "maxsize", "filename", "force"}):
         problems.warn(f"{path}.{key}", "not a key of curtin's swap section; ignored")
+    return SwapSettings(size=sizes["size"], maxsize=sizes["maxsize"],
+                        filename="/" + str(name or "swap.img").lstrip("/"), force=raw.get("force") is True)
+
+
+def wanted_size(ctx: HookContext, swap: SwapSettings) -> int:
+    size = swap.size
+    if size is None:
+        memory = memory_total(os.path.join(ctx.host_root, "proc/meminfo"))
+        size = suggested_size(memory, _free_bytes(ctx.target), swap.maxsize)
+    return size
 
 
 def _fstype(path: str) -> Optional[str]:
@@ -135,17 +148,17 @@ def _why_not(ctx: HookContext, fstype: Optional[str]) -> Optional[str]:
 
 
 def setup_swap(ctx: HookContext, fstab_state: Optional[str]) -> List[str]:
-    if disabled(ctx.cfg):
+    swap: SwapSettings = ctx.settings.swap
+    if not swap.enabled:
         return []
-    swap = ctx.cfg.get("swap") or {}
-    size = wanted_size(ctx)
+    size = wanted_size(ctx, swap)
     if size == 0:
         return []
-    name = "/" + str(swap.get("filename") or "swap.img").lstrip("/")
+    name = swap.filename
     targetfs.makedirs(ctx.target, os.path.dirname(name))
     path = ctx.path(name)
     why_not = _why_not(ctx, _fstype(os.path.dirname(path)))
-    if why_not and not swap.get("force"):
+    if why_not and not swap.force:
         ctx.log.info("curthooks: no swap file: %s (swap.force: true makes one anyway)", why_not)
         return []
     if why_not:

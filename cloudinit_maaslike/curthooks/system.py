@@ -1,9 +1,15 @@
-"""Small system steps: overlayroot, kernel-img.conf, kernel, fstab, hostname, initramfs."""
+"""Small system steps: overlayroot, kernel-img.conf, kernel, fstab, hostname, initramfs.
+
+Their config (``kernel``, ``hostname``, ``initramfs``, ``disable_overlayroot``,
+``restore_dist_interfaces``) is parsed here at validation; the steps read the
+parsed values from ``ctx.settings``.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
+from dataclasses import dataclass
 from typing import Any, List, Mapping, Optional, Set
 
 from ..config.problems import Problems
@@ -13,20 +19,44 @@ from .context import HookContext
 FSTAB_HEADER = "# /etc/fstab: written by cloudinit-maaslike from the install's storage layout\n"
 
 
-def kernel_package(cfg: Mapping[str, Any], os_id: str) -> Optional[str]:
-    kernel = cfg.get("kernel") or {}
-    if kernel.get("package"):
-        return str(kernel["package"])
-    fallback = kernel.get("fallback-package", kernel.get("fallback_package"))
-    if fallback:
-        return str(fallback)
+def parse_switch(cfg: Mapping[str, Any], key: str) -> bool:
+    """A top-level switch that is on unless set to something false (Python's truth, as curtin reads it)."""
+    return bool(cfg.get(key, True))
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """``kernel``, parsed (``mapping`` and ``remove`` are refused by the key table unless off)."""
+
+    install: bool = True  # only ``install: false`` turns it off
+    package: Optional[str] = None
+    fallback_package: Optional[str] = None  # ``fallback-package``, or curtin's other spelling ``fallback_package``
+
+
+def parse_kernel(raw: Any, path: str, problems: Problems) -> KernelSettings:
+    if raw is None:
+        return KernelSettings()
+    if not isinstance(raw, Mapping):
+        problems.error(path, "expected {package: …, fallback-package: …}")
+        return KernelSettings()
+    fallback = raw.get("fallback-package", raw.get("fallback_package"))
+    return KernelSettings(install=raw.get("install") is not False,
+                          package=str(raw["package"]) if raw.get("package") else None,
+                          fallback_package=str(fallback) if fallback else None)
+
+
+def kernel_package(kernel: KernelSettings, os_id: str) -> Optional[str]:
+    if kernel.package:
+        return kernel.package
+    if kernel.fallback_package:
+        return kernel.fallback_package
     return {"debian": f"linux-image-{dpkgstatus.host_arch()}", "ubuntu": "linux-generic"}.get(os_id)
 
 
 def disable_overlayroot(ctx: HookContext) -> List[str]:
     """An image's overlayroot config is for the ephemeral system: the installed one gets none."""
     local = "etc/overlayroot.local.conf"
-    if not ctx.cfg.get("disable_overlayroot", True) or not os.path.exists(ctx.path(local)):
+    if not ctx.settings.disable_overlayroot or not os.path.exists(ctx.path(local)):
         return []
     os.replace(ctx.path(local), ctx.path(local) + ".old")
     return [f"/{local} -> /{local}.old"]
@@ -34,7 +64,7 @@ def disable_overlayroot(ctx: HookContext) -> List[str]:
 
 def restore_dist_interfaces(ctx: HookContext) -> List[str]:
     """Cloud images link /etc/network/interfaces into /run; their own file is interfaces.dist."""
-    if not ctx.cfg.get("restore_dist_interfaces", True):
+    if not ctx.settings.restore_dist_interfaces:
         return []
     directory = ctx.path("etc/network")
     eni = os.path.join(directory, "interfaces")
@@ -75,19 +105,14 @@ def write_kernel_img_conf(ctx: HookContext) -> List[str]:
     return ["/etc/kernel-img.conf"]
 
 
-def validate_kernel(raw: Any, path: str, problems: Problems) -> None:
-    if raw is not None and not isinstance(raw, Mapping):
-        problems.error(path, "expected {package: …, fallback-package: …}")
-
-
 def install_kernel(ctx: HookContext) -> List[str]:
     """Install a kernel only when the image has none (the network is needed then)."""
-    kernel = ctx.cfg.get("kernel") or {}
-    if kernel.get("install") is False:
+    kernel: KernelSettings = ctx.settings.kernel
+    if not kernel.install:
         return []
     if glob.glob(ctx.path("boot/vmlinu[xz]-*")):
         return []
-    package = kernel_package(ctx.cfg, ctx.os_release().get("ID", ""))
+    package = kernel_package(kernel, ctx.os_release().get("ID", ""))
     if not package:
         ctx.log.warning("curthooks: the image has no kernel and no kernel.package is configured")
         return []
@@ -123,19 +148,22 @@ def write_fstab(ctx: HookContext) -> List[str]:
     return ["/etc/fstab"]
 
 
-def validate_hostname(raw: Any, path: str, problems: Problems) -> None:
+def parse_hostname(raw: Any, path: str, problems: Problems) -> Optional[str]:
+    """The host name (fully qualified or not), or None to keep the image's."""
     if raw is None:
-        return
+        return None
     if not isinstance(raw, str) or not raw or any(c.isspace() for c in raw):
         problems.error(path, f"expected a host name, got {raw!r}")
+        return None
+    return raw
 
 
 def set_hostname(ctx: HookContext) -> List[str]:
     """/etc/hostname and the 127.0.1.1 line of /etc/hosts, from ``hostname:``."""
-    fqdn = ctx.cfg.get("hostname")
+    fqdn: Optional[str] = ctx.settings.hostname
     if not fqdn:
         return []
-    short = str(fqdn).split(".")[0]
+    short = fqdn.split(".")[0]
     ctx.write("etc/hostname", short + "\n", mode=0o644)
     hosts_path = ctx.path("etc/hosts")
     try:
@@ -153,11 +181,20 @@ INITRAMFS_MODES = ("auto", "always", "never")
 _INITRD_STORAGE = ("raid", "lvm_volgroup", "dm_crypt", "bcache")
 
 
-def validate_initramfs(raw: Any, path: str, problems: Problems) -> None:
+@dataclass(frozen=True)
+class InitramfsSettings:
+    """``initramfs`` (not curtin's), parsed."""
+
+    update: str = "auto"  # one of INITRAMFS_MODES
+
+
+def parse_initramfs(raw: Any, path: str, problems: Problems) -> InitramfsSettings:
     if raw is None:
-        return
+        return InitramfsSettings()
     if not isinstance(raw, Mapping) or raw.get("update", "auto") not in INITRAMFS_MODES:
         problems.error(f"{path}.update", f"expected one of {', '.join(INITRAMFS_MODES)}")
+        return InitramfsSettings()
+    return InitramfsSettings(update=str(raw.get("update", "auto")))
 
 
 def initramfs_reason(ctx: HookContext) -> Optional[str]:
@@ -168,7 +205,7 @@ def initramfs_reason(ctx: HookContext) -> Optional[str]:
     (their names come from the mdadm.conf inside it): regenerating it
     otherwise changes nothing and costs minutes on slow machines.
     """
-    mode = (ctx.cfg.get("initramfs") or {}).get("update", "auto")
+    mode = ctx.settings.initramfs.update
     if mode == "never":
         return None
     kernels = glob.glob(ctx.path("boot/vmlinu[xz]-*"))

@@ -8,9 +8,11 @@ with daemons kept from starting and no questions asked.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, List, Mapping
 
 from ..config.keys import as_boolean
+from ..config.problems import Problems
 from . import apt
 from .context import HookContext
 
@@ -18,13 +20,18 @@ APT_OPTIONS = ("--quiet", "--assume-yes", "--option=Dpkg::options::=--force-unsa
                "--option=Dpkg::Options::=--force-confold")
 
 
-def wanted(cfg: Mapping[str, Any]) -> bool:
-    section = cfg.get("system_upgrade")
-    return isinstance(section, Mapping) and as_boolean(section.get("enabled", False))
+@dataclass(frozen=True)
+class SystemUpgradeSettings:
+    enabled: bool = False
+
+
+def parse(raw: Any, path: str, problems: Problems) -> SystemUpgradeSettings:
+    """``system_upgrade``: on only as a mapping whose ``enabled`` curtin reads as true."""
+    return SystemUpgradeSettings(enabled=isinstance(raw, Mapping) and as_boolean(raw.get("enabled", False)))
 
 
 def system_upgrade(ctx: HookContext) -> List[str]:
-    if not wanted(ctx.cfg):
+    if not ctx.settings.system_upgrade.enabled:
         return []
     get = ["eatmydata", "apt-get"] if ctx.has("usr/bin/eatmydata") else ["apt-get"]
     apt.update_in_target(ctx, what="system_upgrade (update)")

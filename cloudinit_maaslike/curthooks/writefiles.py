@@ -2,9 +2,10 @@
 
 Curtin supports only plain content; we accept cloud-init's encodings too
 (``b64``/``base64``, ``gz``/``gzip``, ``gz+b64``/``gzip+base64``), so the
-same snippet works in both places.  Writing is idempotent: a file already
-holding the content (or, for ``append``, already ending with it) is left as
-it is.
+same snippet works in both places.  The section is parsed once, at
+validation, into `WriteFile` specs holding the decoded bytes; writing them is
+idempotent: a file already holding the content (or, for ``append``, already
+ending with it) is left as it is.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import base64
 import binascii
 import gzip
 import os
-from typing import Any, List, Mapping, Tuple
+from dataclasses import dataclass
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 from ..config.problems import Problems
 from .context import HookContext
@@ -24,6 +26,23 @@ ENCODINGS = {
     "gz": ("gz",), "gzip": ("gz",),
     "gz+b64": ("b64", "gz"), "gzip+base64": ("b64", "gz"), "gz+base64": ("b64", "gz"),
 }
+
+
+@dataclass(frozen=True)
+class WriteFile:
+    """One file to write, as parsed: its content already decoded."""
+
+    name: str  # the entry's key (or list index), named in the step's messages
+    path: str  # as given: a path in the target
+    content: bytes
+    permissions: int = 0o644
+    owner: Optional[str] = None  # chown'ed in the target unless root
+    append: bool = False
+
+    @property
+    def target_path(self) -> str:
+        """The path as the installed system sees it (what the step reports)."""
+        return "/" + self.path.lstrip("/")
 
 
 def entries(raw: Any) -> List[Tuple[str, Mapping[str, Any]]]:
@@ -51,64 +70,83 @@ def mode_of(value: Any) -> int:
     return int(str(value), 8)
 
 
-def validate(raw: Any, path: str, problems: Problems) -> None:
+def parse(raw: Any, path: str, problems: Problems) -> Tuple[WriteFile, ...]:
+    """The files of a `write_files`-shaped section (a mapping or a list); problems name their key path.
+
+    An entry with a problem is left out (the problems stop the install before
+    anything is written).
+    """
     if raw is None:
-        return
+        return ()
     if not isinstance(raw, (Mapping, list)):
         problems.error(path, "expected a mapping (or list) of files")
-        return
+        return ()
+    files = []
     for name, entry in entries(raw):
         where = f"{path}.{name}" if isinstance(raw, Mapping) else f"{path}[{name}]"
-        if not isinstance(entry, Mapping):
-            problems.error(where, "expected a mapping with path and content")
-            continue
-        target_path = entry.get("path")
-        if not isinstance(target_path, str) or not target_path.strip("/"):
-            problems.error(f"{where}.path", "required, a path in the target")
-        elif ".." in target_path.split("/"):
-            problems.error(f"{where}.path", f"{target_path!r} must stay inside the target")
-        if str(entry.get("encoding", "")).lower() not in ENCODINGS:
-            problems.error(f"{where}.encoding", f"unknown encoding {entry.get('encoding')!r} "
-                                                "(b64, gz, gz+b64)")
-        else:
-            try:
-                decode(entry, where)
-            except ValueError as exc:
-                problems.error(f"{where}.content", str(exc).split(": ", 1)[1])
-        perms = entry.get("permissions", entry.get("perms"))
-        if perms is not None:
-            try:
-                if not 0 <= mode_of(perms) <= 0o7777:
-                    raise ValueError
-            except ValueError:
-                problems.error(f"{where}.permissions", f"not a file mode: {perms!r}")
-        owner = entry.get("owner")
-        if owner is not None and not isinstance(owner, str):
-            problems.error(f"{where}.owner", "expected 'user:group'")
+        parsed = _parse_entry(name, entry, where, problems)
+        if parsed is not None:
+            files.append(parsed)
+    return tuple(files)
 
 
-def write_files(ctx: HookContext, raw: Any) -> List[str]:
+def _parse_entry(name: str, entry: Any, where: str, problems: Problems) -> Optional[WriteFile]:
+    if not isinstance(entry, Mapping):
+        problems.error(where, "expected a mapping with path and content")
+        return None
+    before = len(problems.errors)
+    target_path = entry.get("path")
+    if not isinstance(target_path, str) or not target_path.strip("/"):
+        problems.error(f"{where}.path", "required, a path in the target")
+    elif ".." in target_path.split("/"):
+        problems.error(f"{where}.path", f"{target_path!r} must stay inside the target")
+    data = b""
+    if str(entry.get("encoding", "")).lower() not in ENCODINGS:
+        problems.error(f"{where}.encoding", f"unknown encoding {entry.get('encoding')!r} "
+                                            "(b64, gz, gz+b64)")
+    else:
+        try:
+            data = decode(entry, where)
+        except ValueError as exc:
+            problems.error(f"{where}.content", str(exc).split(": ", 1)[1])
+    perms = entry.get("permissions", entry.get("perms"))
+    mode = 0o644
+    if perms is not None:
+        try:
+            mode = mode_of(perms)
+            if not 0 <= mode <= 0o7777:
+                raise ValueError
+        except ValueError:
+            problems.error(f"{where}.permissions", f"not a file mode: {perms!r}")
+    owner = entry.get("owner")
+    if owner is not None and not isinstance(owner, str):
+        problems.error(f"{where}.owner", "expected 'user:group'")
+    if len(problems.errors) > before:
+        return None
+    return WriteFile(name=name, path=str(target_path), content=data, permissions=mode,
+                     owner=owner or None, append=bool(entry.get("append")))
+
+
+def write_files(ctx: HookContext, files: Sequence[WriteFile]) -> List[str]:
+    """Write the parsed `files` into the target; returns their paths there."""
     written = []
-    for name, entry in entries(raw):
-        data = decode(entry, f"write_files.{name}")
-        path = ctx.path(str(entry["path"]))
+    for spec in files:
+        path = ctx.path(spec.path)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        mode = mode_of(entry.get("permissions", entry.get("perms", 0o644)))
         try:
             with open(path, "rb") as handle:
                 current = handle.read()
         except FileNotFoundError:
             current = None
-        if entry.get("append"):
-            if current is None or not current.endswith(data):
+        if spec.append:
+            if current is None or not current.endswith(spec.content):
                 with open(path, "ab") as handle:
-                    handle.write(data)
-        elif current != data:
+                    handle.write(spec.content)
+        elif current != spec.content:
             with open(path, "wb") as handle:
-                handle.write(data)
-        os.chmod(path, mode)
-        owner = entry.get("owner")
-        if owner and owner not in ("root:root", "root"):
-            ctx.run(["chown", owner, "/" + str(entry["path"]).lstrip("/")], f"write_files.{name}")
-        written.append("/" + str(entry["path"]).lstrip("/"))
+                handle.write(spec.content)
+        os.chmod(path, spec.permissions)
+        if spec.owner and spec.owner not in ("root:root", "root"):
+            ctx.run(["chown", spec.owner, spec.target_path], f"write_files.{spec.name}")
+        written.append(spec.target_path)
     return written

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -23,7 +23,7 @@ from ..storage.commands import run
 from ..storage.model import Raid, StorageConfig
 from ..storage.plan import StoragePlan, make_plan
 from ..storage.schema import parse_storage
-from ..storage.simple import choose_disk, platform, simple_layout
+from ..storage.simple import BlockMetaSettings, choose_disk, platform, simple_layout
 from .context import StepContext
 
 
@@ -36,14 +36,8 @@ def _parse(args: Sequence[str]) -> argparse.Namespace:
     return parser.parse_known_args(list(args))[0]
 
 
-def has_dd_source(raw: Mapping[str, Any]) -> bool:
-    sources = raw.get("sources") or {}
-    values: List[Any] = list(sources.values()) if isinstance(sources, Mapping) else list(sources)
-    for value in values:
-        kind = value.get("type", "") if isinstance(value, Mapping) else str(value).split(":", 1)[0]
-        if str(kind).startswith("dd-"):
-            return True
-    return False
+def has_dd_source(config: InstallConfig) -> bool:
+    return any(source.kind.startswith("dd-") for source in config.parsed("sources", ()))
 
 
 def plan_storage(config: InstallConfig, devices: Sequence[str] = (),
@@ -57,8 +51,9 @@ def plan_storage(config: InstallConfig, devices: Sequence[str] = (),
     parsed: Optional[StorageConfig] = config.parsed("storage")
     if parsed is not None and parsed.raw:
         return config.raw["storage"], make_plan(parsed)
-    disk = choose_disk(config.raw, devices)
-    kind = platform(config.raw.get("block-meta") or {})
+    block_meta = config.parsed("block-meta", BlockMetaSettings())
+    disk = choose_disk(parsed, block_meta, devices)
+    kind = platform(block_meta)
     if log is not None:
         log.info("partitioning: simple mode, %s layout on %s", kind, disk.path)
     storage = simple_layout(disk, kind)
@@ -66,7 +61,7 @@ def plan_storage(config: InstallConfig, devices: Sequence[str] = (),
 
 
 def block_meta(ctx: StepContext, args: Sequence[str]) -> None:
-    if has_dd_source(ctx.config.raw):
+    if has_dd_source(ctx.config):
         ctx.log.info("partitioning: a dd image source; the extract stage writes the disk")
         return
     started = time.monotonic()

@@ -19,7 +19,7 @@ from ..sources.progress import Progress
 from ..sources.reader import SourceError, SourceReader
 from ..sources.spec import TARBALL_KINDS, Source
 from ..sources.tarball import extract_tarball
-from ..storage.simple import choose_disk
+from ..storage.simple import BlockMetaSettings, choose_disk
 from .context import StepContext
 
 
@@ -51,7 +51,7 @@ def extract(ctx: StepContext, args: Sequence[str]) -> None:
             extract_fsimage(source.uri, source.sha256, target, source.kind == "fsimage-layered",
                             functools.partial(_reader, ctx, source), ctx.config.install.extra_rsync_args)
         else:
-            disk = choose_disk(ctx.config.raw)
+            disk = choose_disk(ctx.config.parsed("storage"), ctx.config.parsed("block-meta", BlockMetaSettings()))
             ctx.log.info("extract: writing the %s image onto %s", source.kind, disk.path)
             reader = _reader(ctx, source)
             reader.open()

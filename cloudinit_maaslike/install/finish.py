@@ -27,6 +27,7 @@ from .progress import Progress
 from .workdir import WorkDir
 
 BLOCK_POWER_FILE = "/run/block-curtin-poweroff"
+SYSTEMD_RUNNING = "/run/systemd/system"  # sd_booted()'s test
 
 
 def _read(path: str, limit: int = 1 << 20) -> Optional[bytes]:
@@ -162,9 +163,12 @@ def power_command(state: PowerState) -> List[str]:
     The blocking file is looked for after the delay, as curtin does, so an
     operator who creates it during the delay still stops the reboot.
     """
-    flag = {"reboot": "-r", "poweroff": "-P", "halt": "-H"}[state.mode]
     script = f'sleep "$1" && shift && if [ -e {BLOCK_POWER_FILE} ]; then exit 0; fi; exec "$@"'
-    argv = ["sh", "-c", script, "curtin-poweroff", sleep_argument(state.delay), "shutdown", flag, "now"]
+    argv = ["sh", "-c", script, "curtin-poweroff", sleep_argument(state.delay)]
+    if state.mode == "kexec" and os.path.isdir(SYSTEMD_RUNNING):
+        return argv + ["systemctl", "kexec"]  # shutdown -r would go through the firmware
+    flag = {"reboot": "-r", "kexec": "-r", "poweroff": "-P", "halt": "-H"}[state.mode]
+    argv += ["shutdown", flag, "now"]
     if state.message:
         argv.append(state.message)
     return argv

@@ -40,6 +40,10 @@ Where we differ from curtin, deliberately:
 - with no ``initrd`` line curtin passes kexec an empty argument; we pass none.
 - the reboot's message is ``rebooting with kexec``; curtin's carries the
   quotes of its source (``'rebooting with kexec'``) into the wall message.
+- curtin reboots with ``shutdown -r now``, which under systemd restarts
+  through the firmware and leaves the loaded kernel unused (Debian's
+  kexec-tools hands reboots to systemd there); where systemd runs we reboot
+  with ``systemctl kexec``, which boots the loaded kernel (see finish.py).
 - a default entry beyond the last one is a failure naming both numbers
   (curtin stops with an IndexError).
 - kexec-tools is installed on the installer only when a kernel is found to
@@ -65,7 +69,7 @@ from ..errors import MaaslikeError
 from ..runner import ProgramNotStarted
 
 GRUB_CFG = "boot/grub/grub.cfg"
-KEXEC_POWER = PowerState("reboot", "now", "rebooting with kexec")
+KEXEC_POWER = PowerState("kexec", "now", "rebooting with kexec")
 INSTALL_TOOLS = ("apt-get", "--quiet", "--assume-yes", "install", "kexec-tools")
 LOAD_TIMEOUT = 120.0  # seconds; reading a kernel and an initrd takes a few
 

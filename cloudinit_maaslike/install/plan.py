@@ -15,21 +15,9 @@ from ..config.model import InstallConfig
 from .builtins import describe
 
 
-def _sources(raw: Mapping[str, Any]) -> List[str]:
-    sources = raw.get("sources") or {}
-    if isinstance(sources, Mapping):
-        items = [sources[k] for k in sorted(sources)]
-    elif isinstance(sources, list):
-        items = list(sources)
-    else:
-        items = []
-    out = []
-    for item in items:
-        if isinstance(item, Mapping):
-            out.append(f"{item.get('type', 'tgz')}:{item.get('uri', '?')}")
-        else:
-            out.append(str(item))
-    return out
+def _sources(config: InstallConfig) -> List[str]:
+    """The sources as the extract stage will read them (parsed at validation)."""
+    return [f"{source.kind}:{source.uri}" for source in config.parsed("sources", ())]
 
 
 def _devices(config: InstallConfig) -> Tuple[List[str], List[str]]:
@@ -43,10 +31,11 @@ def _devices(config: InstallConfig) -> Tuple[List[str], List[str]]:
                                 for c in stage.commands):
         return [], []
     try:
-        if has_dd_source(config.raw):
-            from ..storage.simple import choose_disk
+        if has_dd_source(config):
+            from ..storage.simple import BlockMetaSettings, choose_disk
 
-            disk = choose_disk(config.raw)  # as the extract stage chooses it
+            # as the extract stage chooses it
+            disk = choose_disk(config.parsed("storage"), config.parsed("block-meta", BlockMetaSettings()))
             return [f"{disk.path} (the whole disk, with the dd image)"], []
         _, plan = plan_storage(config)
     except ConfigInvalid as exc:
@@ -81,7 +70,7 @@ def make_plan(config: InstallConfig) -> Dict[str, Any]:
         ],
         "devices": devices,
         "problems": problems,
-        "sources": _sources(config.raw),
+        "sources": _sources(config),
         "target": config.install.target,
         "log_file": config.install.log_file,
         "reporting": [h.endpoint for h in config.webhooks]

@@ -15,6 +15,7 @@ from ..curthooks.steps import parse_curthooks
 from ..net.schema import validate_network
 from ..sources.spec import validate_sources
 from ..storage.schema import validate_storage
+from ..storage.simple import parse_block_meta
 from .workdir import WorkDir, check_target, create_workdir
 
 # The sections the parts own are checked by the parts, at the same time as the
@@ -23,6 +24,7 @@ SECTION_VALIDATORS: Dict[str, Validator] = {
     "storage": validate_storage,
     "sources": validate_sources,
     "network": validate_network,
+    "block-meta": parse_block_meta,
     # every section the curthooks read, parsed into one CurthooksSettings (apt
     # also reads legacy top-level keys: apt_proxy, apt_mirrors, debconf_selections)
     WHOLE + "curthooks": lambda raw, path, problems: parse_curthooks(raw, problems),

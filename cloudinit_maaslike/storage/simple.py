@@ -12,11 +12,15 @@ handed to image hooks as ``OUTPUT_STORAGE_CONFIG``.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
+import platform as host_platform
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
+from ..config.checks import check_keys
+from ..config.problems import Problems
 from ..errors import MaaslikeError
 from . import inuse, sysfs
-from .model import Disk
+from .model import Disk, StorageConfig
 from .plan import GPT_TRAILER, resolve_disk
 from .units import GiB, MiB, align_down
 
@@ -29,12 +33,50 @@ class NoDisk(MaaslikeError):
     exit_code = 3
 
 
-def platform(block_meta: Mapping[str, Any], efi_dir: str = "/sys/firmware/efi") -> str:
-    """'uefi', 'gpt' (GPT on BIOS) or 'mbr', as curtin decides."""
-    wanted = str(block_meta.get("format") or "").lower()
-    if wanted in ("uefi", "gpt", "mbr", "msdos"):
+FORMATS = ("uefi", "gpt", "mbr", "msdos", "prep")
+KEYS = ("devices", "format", "boot-partition")
+
+
+@dataclass(frozen=True)
+class BlockMetaSettings:
+    """curtin's ``block-meta`` section: simple mode's partition table kind and candidate disks."""
+
+    format: Optional[str] = None  # None: from the platform, as curtin decides
+    devices: Tuple[str, ...] = ()
+
+
+def parse_block_meta(raw: Any, path: str, problems: Problems) -> BlockMetaSettings:
+    """The section validator for ``block-meta`` (an enabled ``boot-partition`` is refused by config/keys.py)."""
+    if raw is None:
+        return BlockMetaSettings()
+    if not isinstance(raw, dict):
+        problems.error(path, f"expected a mapping, got {raw!r}")
+        return BlockMetaSettings()
+    check_keys(problems, raw, KEYS, path)
+    wanted = raw.get("format")
+    if wanted is not None and str(wanted).lower() not in FORMATS:
+        problems.error(f"{path}.format", f"expected one of {', '.join(FORMATS)}, got {wanted!r}")
+        wanted = None
+    elif str(wanted).lower() == "prep":
+        problems.error(f"{path}.format", "refused: prep (PowerPC) partitioning is not built")
+        wanted = None
+    devices = raw.get("devices") or []
+    if isinstance(devices, str):
+        devices = [devices]
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        problems.error(f"{path}.devices", f"expected a list of device paths, got {devices!r}")
+        devices = []
+    return BlockMetaSettings(str(wanted).lower() if wanted else None, tuple(devices))
+
+
+def platform(block_meta: BlockMetaSettings, efi_dir: str = "/sys/firmware/efi", machine: Optional[str] = None) -> str:
+    """'uefi', 'gpt' (GPT on BIOS) or 'mbr', as curtin decides (a BIOS arm64 machine gets GPT)."""
+    wanted = block_meta.format
+    if wanted:
         return "mbr" if wanted == "msdos" else wanted
-    return "uefi" if os.path.isdir(efi_dir) else "mbr"
+    if os.path.isdir(efi_dir):
+        return "uefi"
+    return "gpt" if (machine or host_platform.machine()) == "aarch64" else "mbr"
 
 
 def installable(device: sysfs.BlockDevice, busy: Callable[[sysfs.BlockDevice], List[str]]) -> bool:
@@ -56,25 +98,22 @@ def _refuse_if_busy(device: sysfs.BlockDevice, where: str,
 
 
 def choose_disk(
-    raw: Mapping[str, Any],
+    storage: Optional[StorageConfig],
+    block_meta: BlockMetaSettings = BlockMetaSettings(),
     devices: Sequence[str] = (),
     candidates: Optional[Sequence[sysfs.BlockDevice]] = None,
     busy: Callable[[sysfs.BlockDevice], List[str]] = inuse.busy_reasons,
 ) -> sysfs.BlockDevice:
     """A grub_device disk of the storage config, else a listed device, else the first suitable idle one."""
     candidates = list(candidates if candidates is not None else sysfs.disks())
-    storage = raw.get("storage")
-    if isinstance(storage, Mapping):
-        for index, entry in enumerate(storage.get("config") or []):
-            if isinstance(entry, Mapping) and entry.get("type") == "disk" and entry.get("grub_device"):
-                disk = Disk(str(entry.get("id")), path=entry.get("path"), serial=entry.get("serial"),
-                            wwn=entry.get("wwn"), index=index)
-                found = resolve_disk(disk, candidates)
-                if found is None:
-                    raise NoDisk(f"{disk.where}: the grub_device disk is not on this machine")
-                return _refuse_if_busy(found, disk.where, busy)
-    block_meta = raw.get("block-meta") or {}
-    listed = list(devices) or list(block_meta.get("devices") or [])
+    for disk in storage.of(Disk) if storage is not None else ():
+        assert isinstance(disk, Disk)
+        if disk.grub_device:
+            found = resolve_disk(disk, candidates)
+            if found is None:
+                raise NoDisk(f"{disk.where}: the grub_device disk is not on this machine")
+            return _refuse_if_busy(found, disk.where, busy)
+    listed = list(devices) or list(block_meta.devices)
     for path in listed:
         found = sysfs.device(path)
         if found is not None and not found.is_partition:

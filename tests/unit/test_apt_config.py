@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
 
 import pytest
 
@@ -11,8 +14,9 @@ from cloudinit_maaslike import aptsources
 from cloudinit_maaslike.config.keys import as_boolean
 from cloudinit_maaslike.config.problems import Problems
 from cloudinit_maaslike.curthooks import apt
-from cloudinit_maaslike.curthooks.apt import configure_apt, translate_legacy, validate
+from cloudinit_maaslike.curthooks.apt import AptMirror, AptSettings, configure_apt, parse, translate_legacy
 from cloudinit_maaslike.curthooks.context import HookContext, StepFailed
+from cloudinit_maaslike.curthooks.steps import CurthooksSettings
 from cloudinit_maaslike.runner import Finished
 
 IMAGE_LIST = ("deb http://mirror.example/debian bookworm main contrib non-free\n"
@@ -49,15 +53,38 @@ def image(tmp_path, sources_list=IMAGE_LIST, arch="amd64"):
     return tmp_path
 
 
+class Untouchable(Mapping[str, Any]):
+    """A raw config no step may read: every access fails the test."""
+
+    def __getitem__(self, key: str) -> Any:
+        raise AssertionError(f"the raw config was read: [{key!r}]")
+
+    def __iter__(self) -> Iterator[str]:
+        raise AssertionError("the raw config was iterated")
+
+    def __len__(self) -> int:
+        raise AssertionError("the raw config was measured")
+
+
+def settings_of(cfg) -> AptSettings:
+    """`cfg` parsed as the engine parses it at validation; a problem fails the test."""
+    problems = Problems()
+    found = parse(cfg, problems)
+    problems.raise_if_any("test config")
+    return found
+
+
 def run(target, cfg, recorder=None):
+    """configure_apt on `cfg` parsed beforehand; the raw dict is out of the step's reach."""
     recorder = recorder or Recorder()
-    ctx = HookContext(cfg=cfg, target=str(target), state={}, log=logging.getLogger("test"), in_target=recorder)
+    ctx = HookContext(cfg=Untouchable(), target=str(target), state={}, log=logging.getLogger("test"),
+                      in_target=recorder, parsed=CurthooksSettings(apt=settings_of(cfg)))
     return configure_apt(ctx), recorder
 
 
 def problems_of(cfg):
     found = Problems()
-    validate(cfg, found)
+    parse(cfg, found)
     return [str(p) for p in found.errors], [str(p) for p in found.warnings]
 
 
@@ -139,21 +166,21 @@ def test_no_sources_list_to_edit_fails_before_writing(tmp_path):
 
 
 def test_the_first_entry_naming_the_target_arch_wins_else_the_last_default(tmp_path):
-    entries = [{"arches": ["default"], "uri": "http://one.example/d"},
-               {"arches": ["arm64"], "uri": "http://arm.example/d"},
-               {"arches": ["default"], "uri": "http://two.example/d"},
-               {"arches": ["arm64"], "uri": "http://arm2.example/d"}]
+    entries = [AptMirror(("default",), "http://one.example/d"),
+               AptMirror(("arm64",), "http://arm.example/d"),
+               AptMirror(("default",), "http://two.example/d"),
+               AptMirror(("arm64",), "http://arm2.example/d")]
     assert apt.select_mirror(entries, "arm64") == "http://arm.example/d"
     assert apt.select_mirror(entries, "amd64") == "http://two.example/d"
-    assert apt.select_mirror([{"arches": ["s390x"], "uri": "http://z.example/d"}], "amd64") is None
+    assert apt.select_mirror([AptMirror(("s390x",), "http://z.example/d")], "amd64") is None
+    assert apt.select_mirror((), "amd64") is None
 
 
 def test_search_takes_the_first_resolvable_url(monkeypatch):
     monkeypatch.setattr(apt, "is_resolvable", lambda url, timeout=5.0: "good" in url)
-    entries = [{"arches": ["default"], "search": ["http://bad.example/d", "http://good.example/d"]}]
+    entries = [AptMirror(("default",), search=("http://bad.example/d", "http://good.example/d"))]
     assert apt.select_mirror(entries, "amd64") == "http://good.example/d"
-    assert apt.select_mirror([{"arches": ["default"], "uri": "http://u.example/d", "search": ["x"]}],
-                             "amd64") == "http://u.example/d"
+    assert apt.select_mirror([AptMirror(("default",), "http://u.example/d", ("x",))], "amd64") == "http://u.example/d"
 
 
 def test_resolving_needs_a_host_name():
@@ -174,10 +201,12 @@ def test_the_arch_comes_from_the_target_else_from_the_host_machine(tmp_path, mon
 def test_security_defaults_to_primary_and_the_image_is_used_when_primary_is_unset(tmp_path):
     target = image(tmp_path, arch="arm64")
     ctx = HookContext(cfg={}, target=str(target), state={}, log=logging.getLogger("test"), in_target=Recorder())
-    found = apt.mirror_variables(ctx, {"primary": [{"arches": ["arm64"], "uri": "http://p.example/d"}]})
+    found = apt.mirror_variables(ctx, settings_of({"apt": {"primary": [{"arches": ["arm64"],
+                                                                         "uri": "http://p.example/d"}]}}))
     assert found == {"RELEASE": "bookworm", "PRIMARY": "http://p.example/d", "MIRROR": "http://p.example/d",
                      "SECURITY": "http://p.example/d"}
-    found = apt.mirror_variables(ctx, {"security": [{"arches": ["default"], "uri": "http://s.example/d"}]})
+    found = apt.mirror_variables(ctx, settings_of({"apt": {"security": [{"arches": ["default"],
+                                                                          "uri": "http://s.example/d"}]}}))
     assert found["PRIMARY"] == "http://mirror.example/debian"
     assert found["SECURITY"] == "http://security.example/debian-security"
 
@@ -377,3 +406,106 @@ def test_shapes_are_checked():
 def test_the_key_tables_cover_what_is_read():
     assert {"preserve_sources_list", "primary", "security", "sources", "debconf_selections"} <= set(apt.KEYS)
     assert all(key.startswith("sources.") for key in apt.REFUSED)
+
+
+# --- parsed once -------------------------------------------------------------------------------
+
+EVERYTHING = {
+    "apt": {"preserve_sources_list": False,
+            "primary": [{"arches": ["default"], "uri": "http://local.example/debian"}],
+            "security": [{"arches": ["amd64"], "uri": "http://sec.example/debian-security"}],
+            "sources_list": "deb $MIRROR $RELEASE main contrib\ndeb $SECURITY $RELEASE-security main\n"
+                            "deb $MIRROR $RELEASE-updates main\n",
+            "disable_suites": ["updates"], "disable_components": ["contrib"],
+            "proxy": "http://p.example:0", "https_proxy": "http://s.example:3", "conf": "APT::Get::Assume-Yes \"1\";\n",
+            "preferences": [{"package": "*", "pin": "release a=stable", "pin-priority": 900}],
+            "sources": {"extra": {"source": "deb $MIRROR $RELEASE-extra main", "key": ARMOURED}}},
+    "debconf_selections": {"a": "openssh-server openssh-server/permit-root-login boolean false"},
+}
+
+
+def files_under(root):
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_the_step_reads_the_parsed_settings_never_the_raw_config(tmp_path):
+    from cloudinit_maaslike.curthooks.steps import parse_curthooks
+
+    lazy, handed = image(tmp_path / "lazy"), image(tmp_path / "handed")
+    log = logging.getLogger("test")
+    lazy_recorder, handed_recorder = Recorder(), Recorder()
+    # parsed on demand from the raw dict, as when nothing is handed in
+    lazy_done = configure_apt(HookContext(cfg=EVERYTHING, target=str(lazy), state={}, log=log,
+                                          in_target=lazy_recorder))
+    problems = Problems()
+    parsed = parse_curthooks(EVERYTHING, problems)
+    assert problems.errors == []
+    handed_done = configure_apt(HookContext(cfg=Untouchable(), target=str(handed), state={}, log=log,
+                                            in_target=handed_recorder, parsed=parsed))
+    assert handed_done == lazy_done
+    assert handed_recorder.calls == lazy_recorder.calls
+    assert files_under(handed) == files_under(lazy)
+    assert (handed / "etc/apt/sources.list").read_text() == (
+        "# deb http://local.example/debian bookworm main contrib\n"
+        "deb http://local.example/debian bookworm main\n"
+        "deb http://sec.example/debian-security bookworm-security main\n"
+        "# deb http://local.example/debian bookworm-updates main\n")
+    assert (handed / "etc/apt/sources.list.d/extra.list").read_text() == \
+        "deb http://local.example/debian bookworm-extra main\n"
+    assert [argv for argv, _ in handed_recorder.calls] == [["debconf-set-selections"], list(apt.UPDATE)]
+
+
+def test_parse_returns_frozen_typed_settings_with_the_legacy_keys_moved_in():
+    found = settings_of({"apt_proxy": "http://p.example:1", "debconf_selections": {"a": "x"},
+                         "apt_mirrors": {"ubuntu_archive": "http://m.example/d",
+                                         "ubuntu_security": "http://s.example/d"}})
+    assert found.configured and not found.preserve_sources_list
+    assert found.primary == (AptMirror(("default",), "http://m.example/d"),)
+    assert found.security == (AptMirror(("default",), "http://s.example/d"),)
+    assert found.proxies == apt.AptProxies(proxy="http://p.example:1")
+    assert isinstance(found.debconf_selections, MappingProxyType) and dict(found.debconf_selections) == {"a": "x"}
+    assert found.sources is None and found.preferences == () and found.conf is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found.conf = "x"  # type: ignore[misc]
+    assert "token" not in repr(settings_of({"debconf_selections": {"a": "cloud-init x string token_secret=1"}}))
+
+
+def test_no_apt_config_parses_to_the_untouched_default_and_an_empty_section_does_not():
+    assert parse({"apt": None, "proxy": {"http_proxy": "x"}}, Problems()) == AptSettings()
+    assert not AptSettings().configured
+    empty = settings_of({"apt": {}})
+    assert empty.configured and empty.preserve_sources_list and empty.sources is None
+    assert settings_of({"apt": {"sources": {}}}).sources == ()
+    assert settings_of({"apt": {"preserve_sources_list": None, "conf": ""}}).preserve_sources_list is False
+    assert settings_of({"apt": {"conf": ""}}).conf is None
+
+
+def test_sources_are_parsed_in_order_with_curtins_file_names():
+    found = settings_of({"apt": {"sources": {
+        "b": {"source": "deb http://b.example/d bookworm main", "filename": "/etc/apt/other.repo"},
+        1: {"key": b"\x99k"},
+        "c.list": {"source": "deb http://c.example/d bookworm main", "filename": ""}}}})
+    assert found.sources is not None
+    assert [s.name for s in found.sources] == ["b", "1", "c.list"]
+    assert [s.paths() for s in found.sources] == [("etc/apt/other.list", "other.repo"),
+                                                  ("etc/apt/sources.list.d/1.list", "1"),
+                                                  ("etc/apt/sources.list.d/c.list", "c.list")]
+    assert found.sources[1] == apt.AptSource(name="1", key=b"\x99k")
+
+
+def test_a_template_is_rendered_from_typed_values_alone():
+    assert apt.render_sources_list("deb $MIRROR $RELEASE main contrib\n",
+                                   {"MIRROR": "http://m.example/d", "RELEASE": "bookworm"},
+                                   disable_components=("contrib",)) == (
+        "# deb http://m.example/d bookworm main contrib\ndeb http://m.example/d bookworm main\n")
+    assert apt.preferences_text(()) is None
+
+
+def test_apt_is_parsed_once_with_the_other_curthooks_sections():
+    from cloudinit_maaslike.curthooks.steps import parse_curthooks
+
+    problems = Problems()
+    found = parse_curthooks({"apt": {"bogus": 1, "proxy": "http://p.example:0"}}, problems)
+    assert found.apt.proxies.proxy == "http://p.example:0"
+    assert [str(w) for w in problems.warnings] == ["apt.bogus: not a key curtin reads; ignored"]
+    assert CurthooksSettings().apt == AptSettings()

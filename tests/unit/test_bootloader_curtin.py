@@ -112,7 +112,7 @@ def test_a_missing_default_line_is_appended(tmp_path):
     target = Target(tmp_path, cmdline="ro console=ttyS0")
     (target.root / "etc/default/grub").write_text("GRUB_DEFAULT=0\n")
     with runner.replaced(FakeRunner()):
-        bootloader.write_defaults(target.context({}), {})
+        bootloader.write_defaults(target.context({}), bootloader.BootSettings())
     expected = 'GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0"\n'
     assert (target.root / "etc/default/grub").read_text() == expected
 
@@ -163,7 +163,7 @@ def test_devices_are_named_by_id_where_a_link_exists(tmp_path):
 ])
 def test_bootloader_settings_that_cannot_be_honoured_are_refused(cfg, path):
     problems = Problems()
-    bootloader.validate(cfg, problems)
+    bootloader.parse(cfg, problems)
     assert [p.path for p in problems.errors] == [path]
 
 

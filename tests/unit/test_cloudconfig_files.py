@@ -20,9 +20,9 @@ RAW = {"maas-datasource": {"content": "datasource_list: [ MAAS ]\n", "path": "/e
 def test_each_entry_is_written_at_95_and_sorts_after_the_images_90_files(tmp_path):
     (tmp_path / "etc/cloud/cloud.cfg.d").mkdir(parents=True)
     (tmp_path / "etc/cloud/cloud.cfg.d/90_dpkg.cfg").write_text("datasource_list: [ NoCloud ]\n")
-    ctx = HookContext(cfg={}, target=str(tmp_path), state={}, log=logging.getLogger("test"),
+    ctx = HookContext(cfg={"cloudconfig": RAW}, target=str(tmp_path), state={}, log=logging.getLogger("test"),
                       in_target=lambda argv, stdin: pytest.fail("nothing runs in the target"))
-    written = cloudconfig.write_cloudconfig(ctx, RAW)
+    written = cloudconfig.write_cloudconfig(ctx)
     directory = tmp_path / "etc/cloud/cloud.cfg.d"
     names = sorted(os.listdir(directory))
     assert names == ["90_dpkg.cfg", "95-cloudconfig-maas-cloud-config.cfg", "95-cloudconfig-maas-datasource.cfg",
@@ -36,7 +36,7 @@ def test_each_entry_is_written_at_95_and_sorts_after_the_images_90_files(tmp_pat
 
 def test_an_ignored_path_is_a_warning_naming_the_file_used():
     problems = Problems()
-    cloudconfig.validate(RAW, "cloudconfig", problems)
+    cloudconfig.parse(RAW, "cloudconfig", problems)
     assert problems.errors == []
     assert [str(w) for w in problems.warnings] == [
         "cloudconfig.maas-datasource.path: ignored, as curtin ignores it: the file is "
@@ -45,5 +45,23 @@ def test_an_ignored_path_is_a_warning_naming_the_file_used():
 
 def test_bad_permissions_are_refused_with_their_path():
     problems = Problems()
-    cloudconfig.validate({"x": {"content": "a: 1\n", "permissions": "rw"}}, "cloudconfig", problems)
+    assert cloudconfig.parse({"x": {"content": "a: 1\n", "permissions": "rw"}}, "cloudconfig", problems) == ()
     assert [p.path for p in problems.errors] == ["cloudconfig.x.permissions"]
+
+
+def test_the_section_is_parsed_into_write_files_specs_at_the_95_names():
+    problems = Problems()
+    files = cloudconfig.parse(RAW, "cloudconfig", problems)
+    assert [(f.name, f.path, f.permissions) for f in files] == [
+        ("maas-datasource", "etc/cloud/cloud.cfg.d/95-cloudconfig-maas-datasource.cfg", 0o644),
+        ("maas-cloud-config", "etc/cloud/cloud.cfg.d/95-cloudconfig-maas-cloud-config.cfg", 0o600),
+        ("reporting", "etc/cloud/cloud.cfg.d/95-cloudconfig-reporting.cfg", 0o640)]
+    assert files[0].content == b"datasource_list: [ MAAS ]\n"
+
+
+@pytest.mark.parametrize("raw,path", [("text", "cloudconfig"), ({"x": {"content": 3}}, "cloudconfig.x"),
+                                      ({"bad name!": {"content": ""}}, "cloudconfig.bad name!")])
+def test_a_malformed_section_is_refused_with_its_path(raw, path):
+    problems = Problems()
+    cloudconfig.parse(raw, "cloudconfig", problems)
+    assert [p.path for p in problems.errors] == [path]

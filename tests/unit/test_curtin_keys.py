@@ -29,6 +29,7 @@ ON_OFF = {
     "kernel.mapping": ({"bookworm": {"6.1": "-cloud"}}, {}),
     "kernel.remove": ("existing", None),
     "install.resume_data": ("/tmp/curtin-resume.json", None),
+    "block-meta.boot-partition": ({"enabled": True, "fstype": "ext4"}, {"enabled": False}),
     "boot.alternatives": (["default"], None),
 }
 

@@ -161,6 +161,7 @@ def kexec_install(tmp_path, monkeypatch):
     from cloudinit_maaslike.install import finish
 
     monkeypatch.setattr(finish, "BLOCK_POWER_FILE", str(tmp_path / "no-block-file"))
+    monkeypatch.setattr(finish, "SYSTEMD_RUNNING", str(tmp_path / "no-systemd"))
     programs = tmp_path / "sbin"
     programs.mkdir()
     (programs / "kexec").write_text("#!/bin/sh\n")
@@ -188,7 +189,7 @@ def test_kexec_loads_the_installed_kernel_and_reboots_now_instead_of_power_state
     boot = os.path.join(work.target, "boot")
     load = ("kexec", "-l", f"{boot}/vmlinuz-6.1.0-28-amd64", "--append=root=UUID=0c3a ro quiet",
             f"--initrd={boot}/initrd.img-6.1.0-28-amd64")
-    reboot = tuple(power_command(PowerState("reboot", "now", "rebooting with kexec")))
+    reboot = tuple(power_command(PowerState("kexec", "now", "rebooting with kexec")))
     assert reboot[-5:] == ("0", "shutdown", "-r", "now", "rebooting with kexec")
     assert fake.calls == [("true",), load, reboot]
     assert fake.spawned == [reboot]

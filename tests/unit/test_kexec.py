@@ -360,7 +360,7 @@ def test_nothing_to_load_is_logged_and_nothing_runs(tmp_path, caplog, text):
 
 
 def test_the_reboot_after_kexec():
-    assert (KEXEC_POWER.mode, KEXEC_POWER.delay, KEXEC_POWER.message) == ("reboot", "now", "rebooting with kexec")
+    assert (KEXEC_POWER.mode, KEXEC_POWER.delay, KEXEC_POWER.message) == ("kexec", "now", "rebooting with kexec")
 
 
 # -- validation and the plan -----------------------------------------------------------------------------------

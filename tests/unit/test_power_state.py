@@ -33,3 +33,12 @@ def test_cloud_inits_condition_and_timeout_are_accepted_and_ignored_as_curtin_do
     section = {"mode": "reboot", "delay": "now", "condition": "test ! -e /tmp/block-reboot", "timeout": 1800}
     state = parse_install_config(merge_configs([{"power_state": section}])).power_state
     assert finish.power_command(state)[3:] == ["curtin-poweroff", "0", "shutdown", "-r", "now"]
+
+
+def test_after_kexec_systemd_reboots_into_the_loaded_kernel_and_anything_else_as_curtin(tmp_path, monkeypatch):
+    monkeypatch.setattr(finish, "SYSTEMD_RUNNING", str(tmp_path / "systemd"))
+    state = finish.PowerState("kexec", "now", "rebooting with kexec")
+    assert finish.power_command(state)[3:] == ["curtin-poweroff", "0", "shutdown", "-r", "now",
+                                               "rebooting with kexec"]
+    (tmp_path / "systemd").mkdir()
+    assert finish.power_command(state)[3:] == ["curtin-poweroff", "0", "systemctl", "kexec"]

@@ -138,11 +138,11 @@ def test_busy_disks_are_refused_with_the_reason():
 def test_simple_mode_choice_and_layouts():
     candidates = [device("loop0", size=5 * GiB), device("vda", size=512 * MiB),
                   device("vdb", size=20 * GiB, removable=True), device("vdc", size=20 * GiB)]
-    assert choose_disk({}, candidates=candidates, busy=idle).name == "vdc"
-    assert choose_disk({}, candidates=candidates[:3], busy=idle).name == "vdb"  # removable as a last resort
+    assert choose_disk(None, candidates=candidates, busy=idle).name == "vdc"
+    assert choose_disk(None, candidates=candidates[:3], busy=idle).name == "vdb"  # removable as a last resort
     with pytest.raises(NoDisk):
-        choose_disk({}, candidates=candidates[:2], busy=idle)
-    storage = {"storage": cfg(dict(DISK, grub_device=True))}
+        choose_disk(None, candidates=candidates[:2], busy=idle)
+    storage = parse_storage(cfg(dict(DISK, grub_device=True)))
     assert choose_disk(storage, candidates=[device("sdz", serial="S1")], busy=idle).name == "sdz"
     for kind, first_root in (("mbr", MiB), ("gpt", 2 * MiB), ("uefi", 513 * MiB)):
         config = parse_storage(simple_layout(device("vdc", size=20 * GiB), kind))

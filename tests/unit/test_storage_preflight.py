@@ -342,7 +342,8 @@ def test_dry_run_text_lists_each_problem_on_its_own_line():
 
 def test_a_disk_the_config_names_is_refused_when_in_use_not_passed_over(monkeypatch):
     from cloudinit_maaslike.storage import simple
-    from cloudinit_maaslike.storage.simple import NoDisk, choose_disk
+    from cloudinit_maaslike.storage.schema import parse_storage
+    from cloudinit_maaslike.storage.simple import BlockMetaSettings, NoDisk, choose_disk
 
     monkeypatch.setattr(simple.sysfs, "device", lambda path: device(os.path.basename(path)))
 
@@ -352,7 +353,8 @@ def test_a_disk_the_config_names_is_refused_when_in_use_not_passed_over(monkeypa
     disks = [device("vda"), device("vdb")]
     with pytest.raises(NoDisk, match=r"^block-meta.devices: /dev/vdb is in use: it backs /dev/loop7, mounted on "
                                      r"/mnt/x; refusing to touch it$"):
-        choose_disk({"block-meta": {"devices": ["/dev/vdb"]}}, candidates=disks, busy=busy)
-    storage = {"storage": {"config": [{"id": "d", "type": "disk", "path": "/dev/vdb", "grub_device": True}]}}
+        choose_disk(None, BlockMetaSettings(devices=("/dev/vdb",)), candidates=disks, busy=busy)
+    storage = parse_storage({"version": 1, "config": [{"id": "d", "type": "disk", "path": "/dev/vdb",
+                                                       "grub_device": True}]})
     with pytest.raises(NoDisk, match=r"^storage.config\[0\] \(id: d\): /dev/vdb is in use"):
         choose_disk(storage, candidates=disks, busy=busy)

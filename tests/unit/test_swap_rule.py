@@ -104,9 +104,27 @@ def test_swap_keys_are_checked_before_anything_runs():
     from cloudinit_maaslike.config.problems import Problems
 
     problems = Problems()
-    swap.validate({"size": "lots", "force": "yes", "bigness": "1G"}, "swap", problems)
+    swap.parse({"size": "lots", "force": "yes", "bigness": "1G"}, "swap", problems)
     assert sorted(p.path for p in problems.errors) == ["swap.force", "swap.size"]
     assert [p.path for p in problems.warnings] == ["swap.bigness"]
+
+
+@pytest.mark.parametrize("cfg,expected", [
+    pytest.param({}, swap.SwapSettings(), id="absent: curtin's suggestion"),
+    pytest.param({"swap": None}, swap.SwapSettings(enabled=False), id="present and empty: off"),
+    pytest.param({"swap": {}}, swap.SwapSettings(enabled=False), id="an empty mapping: off"),
+    pytest.param({"swap": {"size": 0}}, swap.SwapSettings(size=0), id="size 0 stays 0 (no swap)"),
+    pytest.param({"swap": {"size": "2G", "maxsize": 1 << 20, "filename": "boot/s.img", "force": True}},
+                 swap.SwapSettings(size=2 * GiB, maxsize=MiB, filename="/boot/s.img", force=True), id="everything"),
+    pytest.param({"swap": {"maxsize": ""}}, swap.SwapSettings(), id="an empty size is unset"),
+])
+def test_the_section_is_parsed_with_curtins_meanings(cfg, expected):
+    from cloudinit_maaslike.config.problems import Problems
+    from cloudinit_maaslike.curthooks import parse_curthooks
+
+    problems = Problems()
+    assert parse_curthooks(cfg, problems).swap == expected
+    assert problems.errors == []
 
 
 def test_a_meminfo_without_memtotal_fails_the_step_naming_the_file(tmp_path):

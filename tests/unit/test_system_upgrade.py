@@ -92,6 +92,7 @@ def test_enabling_crash_dumps_installs_kdump_tools_first(tmp_path):
     ({}, "fedora", None),
 ])
 def test_the_kernel_package_is_the_named_one_then_the_fallback(kernel, os_id, expected):
-    from cloudinit_maaslike.curthooks.system import kernel_package
+    from cloudinit_maaslike.config.problems import Problems
+    from cloudinit_maaslike.curthooks.system import kernel_package, parse_kernel
 
-    assert kernel_package({"kernel": kernel}, os_id) == expected
+    assert kernel_package(parse_kernel(kernel, "kernel", Problems()), os_id) == expected
