@@ -6,7 +6,6 @@ import dataclasses
 import logging
 import os
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping
 
 import pytest
 
@@ -18,6 +17,7 @@ from cloudinit_maaslike.curthooks.apt import AptMirror, AptSettings, configure_a
 from cloudinit_maaslike.curthooks.context import HookContext, StepFailed
 from cloudinit_maaslike.curthooks.steps import CurthooksSettings
 from cloudinit_maaslike.runner import Finished
+from tests.untouchable import Untouchable
 
 IMAGE_LIST = ("deb http://mirror.example/debian bookworm main contrib non-free\n"
               "deb http://mirror.example/debian bookworm-updates main contrib\n"
@@ -51,19 +51,6 @@ def image(tmp_path, sources_list=IMAGE_LIST, arch="amd64"):
         (tmp_path / "var/lib/dpkg").mkdir(parents=True)
         (tmp_path / "var/lib/dpkg/arch").write_text(f"{arch}\ni386\n")
     return tmp_path
-
-
-class Untouchable(Mapping[str, Any]):
-    """A raw config no step may read: every access fails the test."""
-
-    def __getitem__(self, key: str) -> Any:
-        raise AssertionError(f"the raw config was read: [{key!r}]")
-
-    def __iter__(self) -> Iterator[str]:
-        raise AssertionError("the raw config was iterated")
-
-    def __len__(self) -> int:
-        raise AssertionError("the raw config was measured")
 
 
 def settings_of(cfg) -> AptSettings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from typing import Any, Iterator, List, Mapping
+from typing import List
 
 import pytest
 
@@ -15,6 +15,7 @@ from cloudinit_maaslike.curthooks import STEPS, crashdumps, parse_curthooks, swa
 from cloudinit_maaslike.curthooks.context import HookContext
 from cloudinit_maaslike.runner import Finished
 from tests.fakerunner import FakeRunner
+from tests.untouchable import Untouchable
 
 CFG = {
     "write_files": {"motd": {"path": "/etc/motd", "content": "hello\n"},
@@ -33,19 +34,6 @@ CFG = {
 }
 KDUMP = "/usr/share/kdump-tools/kdump_set_default"
 OTHERS = ("configuring-apt", "installing-bootloader")  # their own tests show they read only settings too
-
-
-class Untouchable(Mapping[str, Any]):
-    """A raw config that fails the test on any read."""
-
-    def __getitem__(self, key: str) -> Any:
-        raise AssertionError(f"a step read the raw config: [{key!r}]")
-
-    def __iter__(self) -> Iterator[str]:
-        raise AssertionError("a step iterated the raw config")
-
-    def __len__(self) -> int:
-        raise AssertionError("a step measured the raw config")
 
 
 def test_the_typed_shapes():
