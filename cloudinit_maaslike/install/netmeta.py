@@ -59,7 +59,8 @@ def net_meta(ctx: StepContext, args: Sequence[str], sysfs: str = SYS_CLASS_NET,
     if os.path.isfile(hook):
         _run_hook(ctx, hook)
         return
-    network: Any = ctx.config.raw.get("network")
+    given = ctx.config.parsed("network")  # parsed at validation; its raw copy is what curtin's files carry
+    network: Any = given.raw if given is not None else None
     plan = plan_net_meta(parsed.mode, network, target, parsed.devices, sysfs, cmdline_path, ctx.log)
     if plan.network is None:
         ctx.log.info("network: net-meta %s: nothing written", plan.mode)
