@@ -130,8 +130,9 @@ NESTED: Dict[str, Tuple[Key, ...]] = {
         Key("kernel.fallback-package", EXTENDED, "the package when none is named (curtin's default, linux-generic, "
             "is Ubuntu's; without it, linux-image-<arch> on Debian)"),
         Key("kernel.fallback_package", EXTENDED, "curtin's other spelling of fallback-package"),
-        Key("kernel.mapping", REFUSED, "Ubuntu's release-to-kernel mapping is not built; name kernel.package",
-            lambda v: not v),
+        Key("kernel.mapping", EXTENDED, "looked up as curtin does (linux-<flavor><suffix> for the installer's "
+            "running kernel, by the target's codename), when no package is named and the image has no kernel; "
+            "curtin's built-in table is Ubuntu's and is not carried"),
         Key("kernel.remove", REFUSED, "removing kernels is not built", lambda v: v is None),
     ),
     "boot": (

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import glob
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, List, Mapping, Optional, Set
 
 from ..config.problems import Problems
@@ -26,11 +27,13 @@ def parse_switch(cfg: Mapping[str, Any], key: str) -> bool:
 
 @dataclass(frozen=True)
 class KernelSettings:
-    """``kernel``, parsed (``mapping`` and ``remove`` are refused by the key table unless off)."""
+    """``kernel``, parsed (``remove`` is refused by the key table unless off)."""
 
     install: bool = True  # only ``install: false`` turns it off
     package: Optional[str] = None
     fallback_package: Optional[str] = None  # ``fallback-package``, or curtin's other spelling ``fallback_package``
+    # curtin's mapping: release codename -> running kernel's X.Y.Z -> package suffix
+    mapping: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def parse_kernel(raw: Any, path: str, problems: Problems) -> KernelSettings:
@@ -40,14 +43,37 @@ def parse_kernel(raw: Any, path: str, problems: Problems) -> KernelSettings:
         problems.error(path, "expected {package: …, fallback-package: …}")
         return KernelSettings()
     fallback = raw.get("fallback-package", raw.get("fallback_package"))
+    mapping = raw.get("mapping") or {}
+    if not isinstance(mapping, Mapping) or not all(
+            isinstance(versions, Mapping) and all(isinstance(v, (str, int, float)) for v in versions.values())
+            for versions in mapping.values()):
+        problems.error(f"{path}.mapping", "expected {codename: {kernel version: package suffix}}, "
+                                          f"got {mapping!r}")
+        mapping = {}
     return KernelSettings(install=raw.get("install") is not False,
                           package=str(raw["package"]) if raw.get("package") else None,
-                          fallback_package=str(fallback) if fallback else None)
+                          fallback_package=str(fallback) if fallback else None,
+                          mapping=MappingProxyType({str(c): MappingProxyType({str(k): str(v) for k, v in vs.items()})
+                                                    for c, vs in mapping.items()}))
 
 
-def kernel_package(kernel: KernelSettings, os_id: str) -> Optional[str]:
+def mapped_package(kernel: KernelSettings, codename: str, release: str) -> Optional[str]:
+    """curtin's mapping: ``linux-<flavor><suffix>`` for the running kernel ``X.Y.Z-ABI-flavor``."""
+    parts = release.split("-", 2)
+    if len(parts) != 3:
+        return None
+    version, _, flavor = parts
+    suffix = kernel.mapping.get(codename, {}).get(version)
+    return None if suffix is None else f"linux-{flavor}{suffix}"
+
+
+def kernel_package(kernel: KernelSettings, os_id: str, codename: str = "", release: str = "") -> Optional[str]:
+    """The named package, then the mapping's, then the fallback, then the distribution's own."""
     if kernel.package:
         return kernel.package
+    mapped = mapped_package(kernel, codename, release or os.uname().release)
+    if mapped:
+        return mapped
     if kernel.fallback_package:
         return kernel.fallback_package
     return {"debian": f"linux-image-{dpkgstatus.host_arch()}", "ubuntu": "linux-generic"}.get(os_id)
@@ -112,11 +138,17 @@ def install_kernel(ctx: HookContext) -> List[str]:
         return []
     if glob.glob(ctx.path("boot/vmlinu[xz]-*")):
         return []
-    package = kernel_package(kernel, ctx.os_release().get("ID", ""))
+    release = ctx.os_release()
+    package = kernel_package(kernel, release.get("ID", ""), release.get("VERSION_CODENAME", ""))
     if not package:
         ctx.log.warning("curthooks: the image has no kernel and no kernel.package is configured")
         return []
     ctx.run(["apt-get", "update", "-q"], "kernel")
+    if not kernel.package and package != kernel.fallback_package and kernel.fallback_package \
+            and ctx.in_target(["apt-cache", "show", package], None).returncode != 0:
+        ctx.log.info("curthooks: the mapped kernel package %s is not available; installing %s",
+                     package, kernel.fallback_package)  # as curtin falls back
+        package = kernel.fallback_package
     ctx.run(["apt-get", "install", "-q", "-y", "--no-install-recommends", package], "kernel")
     return [package]
 

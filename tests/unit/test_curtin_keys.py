@@ -26,7 +26,6 @@ ON_OFF = {
     "timezone": ("Europe/Paris", ""),
     "locale": ("en_GB.UTF-8", None),
     "_ammend_centos_curthooks": (True, False),
-    "kernel.mapping": ({"bookworm": {"6.1": "-cloud"}}, {}),
     "kernel.remove": ("existing", None),
     "install.resume_data": ("/tmp/curtin-resume.json", None),
     "block-meta.boot-partition": ({"enabled": True, "fstype": "ext4"}, {"enabled": False}),

@@ -96,3 +96,44 @@ def test_the_kernel_package_is_the_named_one_then_the_fallback(kernel, os_id, ex
     from cloudinit_maaslike.curthooks.system import kernel_package, parse_kernel
 
     assert kernel_package(parse_kernel(kernel, "kernel", Problems()), os_id) == expected
+
+
+MAPPING = {"mapping": {"bookworm": {"6.1.0": "-lts"}}, "fallback-package": "linux-image-amd64"}
+
+
+@pytest.mark.parametrize("kernel,codename,release,expected", [
+    pytest.param(MAPPING, "bookworm", "6.1.0-28-amd64", "linux-amd64-lts", id="curtin's linux-<flavor><suffix>"),
+    pytest.param(MAPPING, "trixie", "6.1.0-28-amd64", "linux-image-amd64", id="another release: the fallback"),
+    pytest.param(MAPPING, "bookworm", "6.12.0-1-amd64", "linux-image-amd64", id="another kernel: the fallback"),
+    pytest.param(dict(MAPPING, package="linux-image-rt-amd64"), "bookworm", "6.1.0-28-amd64",
+                 "linux-image-rt-amd64", id="a named package wins"),
+])
+def test_the_kernel_mapping_is_curtins(kernel, codename, release, expected):
+    from cloudinit_maaslike.config.problems import Problems
+    from cloudinit_maaslike.curthooks.system import kernel_package, parse_kernel
+
+    assert kernel_package(parse_kernel(kernel, "kernel", Problems()), "debian", codename, release) == expected
+
+
+def test_a_mapping_that_is_not_a_table_is_refused():
+    from cloudinit_maaslike.config.problems import Problems
+    from cloudinit_maaslike.curthooks.system import parse_kernel
+
+    problems = Problems()
+    parse_kernel({"mapping": {"bookworm": "-lts"}}, "kernel", problems)
+    assert [str(p) for p in problems.errors] == [
+        "kernel.mapping: expected {codename: {kernel version: package suffix}}, got {'bookworm': '-lts'}"]
+
+
+@pytest.mark.parametrize("available,installed", [(True, "linux-amd64-lts"), (False, "linux-image-amd64")])
+def test_an_image_without_a_kernel_gets_the_mapped_one_or_the_fallback(tmp_path, monkeypatch, available, installed):
+    import os
+
+    from cloudinit_maaslike.curthooks import system
+
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "n", "6.1.0-28-amd64", "#1", "x86_64")))
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/os-release").write_text("ID=debian\nVERSION_CODENAME=bookworm\n")
+    ctx, calls = context(tmp_path, {"kernel": MAPPING}, fail=() if available else ("linux-amd64-lts",))
+    assert system.install_kernel(ctx) == [installed]
+    assert calls[-1] == ["apt-get", "install", "-q", "-y", "--no-install-recommends", installed]
