@@ -100,7 +100,11 @@ def parse_curthooks(cfg: Mapping[str, Any], problems: Problems) -> CurthooksSett
 
 
 def validate_curthooks(cfg: Mapping[str, Any], problems: Problems) -> None:
-    mode = (cfg.get("curthooks") or {}).get("mode", "auto")
+    section = cfg.get("curthooks")
+    if section is not None and not isinstance(section, Mapping):
+        problems.error("curthooks", f"expected a mapping like {{mode: auto}}, got {section!r}")
+        return
+    mode = (section or {}).get("mode", "auto")
     if mode not in ("auto", "builtin", "target"):
         problems.error("curthooks.mode", f"expected auto, builtin or target, got {mode!r}")
 

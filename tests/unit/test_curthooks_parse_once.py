@@ -159,3 +159,13 @@ def test_no_step_module_reads_the_raw_config():
     readers = {p.name: re.findall(r"\b(?:ctx|c|context)\.cfg\b", p.read_text()) for p in folder.glob("*.py")
                if p.name not in ("context.py", "__init__.py")}
     assert {name: found for name, found in readers.items() if found} == {}
+
+
+@pytest.mark.parametrize("section,message", [
+    ("builtin", "curthooks: expected a mapping like {mode: auto}, got 'builtin'"),
+    ({"mode": "hook"}, "curthooks.mode: expected auto, builtin or target, got 'hook'"),
+])
+def test_a_bad_curthooks_section_is_one_clear_line(section, message):
+    problems = Problems()
+    parse_curthooks({"curthooks": section}, problems)
+    assert [str(p) for p in problems.errors] == [message]
